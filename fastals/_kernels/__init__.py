@@ -1,0 +1,6 @@
+"""Numba kernels: every ``@njit`` function of fastals and nothing else.
+
+Kernels assume valid, canonical inputs (CSR with sorted indices, data already in the
+factor dtype, C-contiguous factors) and never raise: failures come back as status codes
+that the Python layer (``fastals.solvers``) turns into readable errors.
+"""

@@ -1,0 +1,40 @@
+"""Training loss of implicit ALS, per row, without forming the dense n_users x n_items grid.
+
+sum_i C_ui (p_ui - s_ui)^2 over all items of user u, with s_ui = x_u . y_i, expands to
+
+    x_u^T (Y^T Y) x_u
+      + sum_{stored} [ (C_ui - 1) s_ui^2 - 2 c_ui s_ui [c_ui > 0] + c_ui [c_ui > 0] ]
+
+(absent cells have C = 1, p = 0 and are covered by the Gram term).
+"""
+
+import numpy as np
+from numba import prange
+
+from ._jit import jit
+from .linalg import dot
+
+
+@jit(parallel=True)
+def loss_rows(indptr, indices, data, X, Y, G):
+    """Return the unregularised loss of each row of ``X`` as float64 (n_rows,).
+
+    ``G`` is Y^T Y without regularisation. Summed outside in a fixed order, so the total
+    does not depend on the thread count.
+    """
+    n_rows, k = X.shape
+    out = np.zeros(n_rows, np.float64)
+    for u in prange(n_rows):
+        x = X[u]
+        acc = 0.0
+        for a in range(k):
+            acc += np.float64(x[a]) * np.float64(dot(G[a], x))
+        for idx in range(indptr[u], indptr[u + 1]):
+            c = np.float64(data[idx])
+            s = np.float64(dot(Y[indices[idx]], x))
+            C = abs(c)
+            acc += (C - 1.0) * s * s
+            if c > 0.0:
+                acc += c - 2.0 * c * s
+        out[u] = acc
+    return out

@@ -1,0 +1,27 @@
+"""Scoped thread settings: Numba's thread count for our kernels, BLAS held to one thread."""
+
+from contextlib import contextmanager
+
+import numba
+from threadpoolctl import threadpool_limits
+
+
+def resolve_num_threads(num_threads: int) -> int:
+    """0 means every core Numba may use; more than that is capped at that."""
+    limit = numba.config.NUMBA_NUM_THREADS
+    return limit if num_threads == 0 else min(num_threads, limit)
+
+
+@contextmanager
+def thread_scope(num_threads: int):
+    """Run the enclosed kernels on ``num_threads`` Numba threads with BLAS limited to 1.
+
+    The caller's Numba thread count is restored on exit, even after an exception.
+    """
+    previous = numba.get_num_threads()
+    with threadpool_limits(limits=1, user_api="blas"):
+        numba.set_num_threads(resolve_num_threads(num_threads))
+        try:
+            yield
+        finally:
+            numba.set_num_threads(previous)
