@@ -144,7 +144,8 @@ def confidences(matrix, alpha, dtype):
     """
     data = matrix.data.astype(np.float32)
     if alpha != 1.0:
-        data = (alpha * data).astype(np.float32)
+        with np.errstate(over="ignore"):
+            data = (alpha * data).astype(np.float32)
     data = data.astype(dtype, copy=False)
     if not np.isfinite(data).all():
         raise ValueError(f"alpha={alpha} times the input overflows float32")

@@ -1,0 +1,182 @@
+"""AlternatingLeastSquares: behaviour, structure recovery, determinism, callbacks, refit."""
+
+import pickle
+
+import numba
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from tolerances import KERNEL_F64, rel_err
+
+from fastals import AlternatingLeastSquares, ModelFitError
+from fastals.data import checkerboard, planted_low_rank
+
+
+def small_matrix(seed=0, shape=(40, 50), density=0.2):
+    rng = np.random.default_rng(seed)
+    m = sp.random(*shape, density=density, format="csr", rng=rng, dtype=np.float32)
+    m.data = np.where(m.data < 0.1, 41.0, 1.0).astype(np.float32)
+    return m
+
+
+def fit(matrix, **kwargs):
+    params = dict(factors=8, regularization=0.1, iterations=5, random_state=0)
+    params.update(kwargs)
+    model = AlternatingLeastSquares(**params)
+    model.fit(matrix, show_progress=False)
+    return model
+
+
+@pytest.mark.parametrize("use_cg", [True, False])
+def test_checkerboard_structure_is_recovered(use_cg):
+    m = checkerboard(60, 80, n_blocks=2)
+    model = fit(m, factors=4, iterations=10, use_cg=use_cg)
+    scores = model.user_factors @ model.item_factors.T
+    same_block = (np.arange(60)[:, None] % 2) == (np.arange(80)[None, :] % 2)
+    # every user scores every item of its own block above every item of the other block
+    for u in range(60):
+        assert scores[u, same_block[u]].min() > scores[u, ~same_block[u]].max()
+
+
+def test_planted_low_rank_topics_are_recovered():
+    m, user_latent, item_latent = planted_low_rank(300, 400, rank=4, density=0.1, seed=1)
+    model = fit(m, factors=8, iterations=10)
+    scores = model.user_factors @ model.item_factors.T
+    user_topic, item_topic = user_latent.argmax(1), item_latent.argmax(1)
+    top10 = np.argsort(-scores, axis=1)[:, :10]
+    share = (item_topic[top10] == user_topic[:, None]).mean()
+    assert share > 0.9
+
+
+def test_same_seed_same_factors_other_seed_other_factors():
+    m = small_matrix()
+    a, b, c = fit(m, random_state=5), fit(m, random_state=5), fit(m, random_state=6)
+    assert np.array_equal(a.user_factors, b.user_factors)
+    assert np.array_equal(a.item_factors, b.item_factors)
+    assert not np.allclose(a.user_factors, c.user_factors)
+
+
+@pytest.mark.parametrize("use_cg", [True, False])
+def test_thread_count_gives_identical_factors_and_is_restored(use_cg):
+    m = small_matrix(shape=(300, 200))
+    before = numba.get_num_threads()
+    one = fit(m, num_threads=1, use_cg=use_cg, calculate_training_loss=True)
+    assert numba.get_num_threads() == before
+    two = fit(m, num_threads=2, use_cg=use_cg, calculate_training_loss=True)
+    assert numba.get_num_threads() == before
+    assert np.array_equal(one.user_factors, two.user_factors)
+    assert np.array_equal(one.item_factors, two.item_factors)
+    assert one.loss_history == two.loss_history
+
+
+def test_float64_model_and_reference_path_agree():
+    m = small_matrix()
+    native = fit(m, dtype=np.float64, iterations=2)
+    readable = fit(m, dtype=np.float64, iterations=2, use_native=False)
+    assert native.user_factors.dtype == np.float64
+    assert rel_err(native.user_factors, readable.user_factors) < KERNEL_F64 * 1e3
+    assert rel_err(native.item_factors, readable.item_factors) < KERNEL_F64 * 1e3
+
+
+def test_cholesky_loss_never_increases():
+    model = fit(small_matrix(), use_cg=False, iterations=8, calculate_training_loss=True)
+    losses = np.array(model.loss_history)
+    assert len(losses) == 8
+    assert np.all(np.diff(losses) <= 1e-7 * losses[:-1])
+
+
+def test_callback_arguments_and_early_stop():
+    calls = []
+
+    def callback(iteration, elapsed, loss):
+        calls.append((iteration, elapsed, loss))
+        return False if iteration == 2 else None  # None (or True) keeps going
+
+    model = AlternatingLeastSquares(factors=4, iterations=10, calculate_training_loss=True)
+    model.fit(small_matrix(), show_progress=False, callback=callback)
+    assert [c[0] for c in calls] == [0, 1, 2]
+    assert all(c[1] >= 0 and isinstance(c[2], float) for c in calls)
+    assert model.loss_history == [c[2] for c in calls]
+
+
+def test_fit_callback_attribute_is_used_and_loss_none_without_loss():
+    seen = []
+    model = AlternatingLeastSquares(factors=4, iterations=3)
+    model.fit_callback = lambda i, e, loss: seen.append(loss)
+    model.fit(small_matrix(), show_progress=False)
+    assert seen == [None, None, None]
+    assert model.loss_history == []
+
+
+def test_progress_bar_shows_loss(capsys):
+    model = AlternatingLeastSquares(factors=4, iterations=2, calculate_training_loss=True)
+    model.fit(small_matrix(), show_progress=True)
+    err = capsys.readouterr().err
+    assert "2/2" in err and "loss=" in err
+
+
+def test_refit_warm_starts():
+    m = small_matrix()
+    model = fit(m, iterations=1)
+    first = model.user_factors.copy()
+    model.fit(m, show_progress=False)
+    fresh_two = fit(m, iterations=2)
+    assert not np.array_equal(model.user_factors, first)
+    assert np.allclose(model.user_factors, fresh_two.user_factors, rtol=1e-4, atol=1e-6)
+
+
+def test_refit_on_transposed_matrix_is_a_clear_error():
+    m = small_matrix()
+    model = fit(m)
+    with pytest.raises(ValueError, match="looks transposed"):
+        model.fit(m.T.tocsr(), show_progress=False)
+    with pytest.raises(ValueError, match=r"shape \(40, 49\).*40 users x 50 items"):
+        model.fit(m[:, :49], show_progress=False)
+    model.user_factors = model.item_factors = None
+    model.fit(m.T.tocsr(), show_progress=False)
+    assert model.user_factors.shape == (50, 8)
+
+
+def test_more_factors_than_users_warns_and_works():
+    m = small_matrix(shape=(5, 30), density=0.5)
+    with pytest.warns(UserWarning, match="exceeds"):
+        model = fit(m, factors=10)
+    assert np.isfinite(model.user_factors).all()
+
+
+def test_nan_factors_raise_model_fit_error():
+    m = small_matrix()
+    model = AlternatingLeastSquares(factors=4, iterations=1)
+    model.user_factors = np.full((40, 4), np.nan, np.float32)
+    model.item_factors = np.ones((50, 4), np.float32)
+    model.item_factors[3] = np.nan
+    with pytest.raises(ModelFitError, match="NaN encountered in factors"):
+        model.fit(m, show_progress=False)
+
+
+def test_pickle_round_trip():
+    model = fit(small_matrix())
+    clone = pickle.loads(pickle.dumps(model))
+    assert np.array_equal(clone.user_factors, model.user_factors)
+    assert clone.factors == model.factors and clone.cg_steps == model.cg_steps
+
+
+def test_gram_and_norm_properties():
+    model = fit(small_matrix())
+    Y, X = model.item_factors.astype(np.float64), model.user_factors.astype(np.float64)
+    np.testing.assert_allclose(model.YtY, Y.T @ Y, rtol=1e-4)
+    np.testing.assert_allclose(model.XtX, X.T @ X, rtol=1e-4)
+    np.testing.assert_allclose(model.item_norms, np.linalg.norm(Y, axis=1), rtol=1e-5)
+    model.user_factors[0] = 0
+    model._user_norms = None
+    assert model.user_norms[0] == 1e-10
+
+
+def test_cg_steps_is_a_keyword_and_an_attribute():
+    m = small_matrix()
+    a = fit(m, cg_steps=1)
+    b = AlternatingLeastSquares(factors=8, regularization=0.1, iterations=5, random_state=0)
+    b.cg_steps = 1
+    b.fit(m, show_progress=False)
+    assert np.array_equal(a.user_factors, b.user_factors)
+    assert not np.array_equal(a.user_factors, fit(m).user_factors)
