@@ -117,7 +117,7 @@ def loss(Cui, X, Y, regularization):
     X64, Y64 = np.asarray(X, np.float64), np.asarray(Y, np.float64)
     err = C * (p - X64 @ Y64.T) ** 2
     reg = regularization * ((X64**2).sum() + (Y64**2).sum())
-    return (err.sum() + reg) / C.sum()
+    return (err.sum() + reg) / C.sum() if C.sum() else float("nan")
 
 
 def fit(

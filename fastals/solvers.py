@@ -66,4 +66,6 @@ def training_loss(Cui, X, Y, regularization):
     norms = sum(np.einsum("ij,ij->", F, F, dtype=np.float64) for F in (X, Y))
     n_rows, n_cols = Cui.shape
     total_confidence = np.abs(Cui.data).sum(dtype=np.float64) + n_rows * n_cols - Cui.nnz
+    if total_confidence == 0:  # every cell is a stored zero: nothing to fit
+        return float("nan")
     return float((rows.sum() + lam * norms) / total_confidence)

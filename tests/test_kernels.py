@@ -121,7 +121,7 @@ def test_loss_matches_dense_reference(dtype, problem):
     Cui, X, Y = random_problem(seed, n_rows, n_cols, k, density, dtype)
     got = solvers.training_loss(Cui, X, Y, 0.25)
     expected = reference.loss(Cui, X, Y, 0.25)
-    assert got == pytest.approx(expected, rel=TOL[dtype] * 10)
+    assert got == pytest.approx(expected, rel=TOL[dtype] * 10, nan_ok=True)
 
 
 @settings(max_examples=40, deadline=None)
