@@ -132,12 +132,15 @@ class AlternatingLeastSquares:
                 stacklevel=2,
             )
         Cui = confidences(Cui, self.alpha, self.dtype)
-        Ciu = Cui.T.tocsr()
+        users = solvers.SweepMatrix(Cui)
+        items = solvers.SweepMatrix(Cui.T.tocsr())
+        del Cui
         self._init_factors(n_users, n_items)
         self._YtY = self._XtX = None
         self._user_norms = self._item_norms = None
         self.loss_history = []
         callback = callback or self.fit_callback
+        loss_wanted = bool(self.calculate_training_loss)
 
         run = dict(
             regularization=self.regularization,
@@ -151,14 +154,16 @@ class AlternatingLeastSquares:
         ):
             for iteration in range(self.iterations):
                 start = time.time()
-                solvers.half_sweep(Cui, self.user_factors, self.item_factors, **run)
-                solvers.half_sweep(Ciu, self.item_factors, self.user_factors, **run)
+                X, Y = self.user_factors, self.item_factors
+                solvers.half_sweep(users, X, Y, **run)
+                # the loss is taken in the item sweep, at the new item factors
+                numerator = solvers.half_sweep(items, Y, X, **run, with_loss=loss_wanted)
                 progress.update(1)
                 loss = None
-                if self.calculate_training_loss:
-                    loss = solvers.training_loss(
-                        Cui, self.user_factors, self.item_factors, self.regularization
-                    )
+                if loss_wanted:
+                    lam = float(np.float32(self.regularization))
+                    numerator += lam * float(np.einsum("ij,ij->", X, X, dtype=np.float64))
+                    loss = solvers.normalise_loss(numerator, items)
                     self.loss_history.append(loss)
                     progress.set_postfix({"loss": loss})
                     if not show_progress:

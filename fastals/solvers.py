@@ -1,14 +1,39 @@
 """Which solver runs a half-sweep: "cg" or "cholesky", native (Numba) or reference (NumPy)."""
 
 import numpy as np
+import scipy.sparse as sp
 
 from . import reference
 from ._kernels.cg import cg_sweep
 from ._kernels.cholesky import cholesky_sweep
 from ._kernels.gram import gram
+from ._kernels.layout import partition_rows
 from ._kernels.loss import loss_rows
 
 SOLVERS = ("cg", "cholesky")
+NO_LOSS = np.empty(0, np.float64)
+
+
+class SweepMatrix:
+    """A confidence CSR prepared once per fit: rows reordered by ``partition_rows``.
+
+    ``csr`` views the same arrays as a plain (row-unsorted) CSR, for the reference path.
+    """
+
+    def __init__(self, confidences):
+        self.shape = confidences.shape
+        self.indptr = confidences.indptr
+        self.indices, self.data, self.w_end, self.p_end = partition_rows(
+            confidences.indptr, confidences.indices, confidences.data
+        )
+        # sum_{u,i} C_ui: |c| of the stored cells plus 1 for every absent one
+        n_rows, n_cols = self.shape
+        absent = n_rows * n_cols - len(self.data)
+        self.total_confidence = float(np.abs(self.data).sum(dtype=np.float64) + absent)
+
+    @property
+    def csr(self):
+        return sp.csr_matrix((self.data, self.indices, self.indptr), shape=self.shape)
 
 
 def rounded_regularization(regularization, solver, dtype):
@@ -28,44 +53,61 @@ def shared_system(Y, lam):
     return A0
 
 
-def half_sweep(Cui, X, Y, regularization, solver="cg", cg_steps=3, native=True):
+def half_sweep(M, X, Y, regularization, solver="cg", cg_steps=3, native=True, with_loss=False):
     """Update every row of ``X`` in place against fixed ``Y``.
 
-    ``Cui`` is a canonical CSR (n_rows x n_cols) whose data are the confidences in X's
-    dtype; ``X`` (n_rows, k) and ``Y`` (n_cols, k) are C-contiguous in the model dtype.
-    Raises ValueError naming the first row whose system is not positive definite.
+    ``M`` is a SweepMatrix (n_rows x n_cols) whose data are the confidences in X's dtype;
+    ``X`` (n_rows, k) and ``Y`` (n_cols, k) are C-contiguous in the model dtype. With
+    ``with_loss`` returns sum_u [x_u^T A0 x_u + stored terms] (``_kernels.rows.row_loss``),
+    the loss numerator less lambda |Y|^2. Raises ValueError naming the first row whose
+    system is not positive definite.
     """
     lam = rounded_regularization(regularization, solver, X.dtype)
     if not native:
-        X[:] = reference.half_sweep(Cui, X, Y, lam, solver == "cg", cg_steps)
-        return
+        X[:] = reference.half_sweep(M.csr, X, Y, lam, solver == "cg", cg_steps)
+        if with_loss:
+            return _unregularised_loss(M, X, Y) + float(lam) * _sq_norm(X)
+        return None
     A0 = shared_system(Y, lam)
+    loss = np.zeros(X.shape[0]) if with_loss else NO_LOSS
+    args = (M.indptr, M.w_end, M.p_end, M.indices, M.data, X, Y, A0)
     if solver == "cg":
-        cg_sweep(Cui.indptr, Cui.indices, Cui.data, X, Y, A0, cg_steps)
-        return
-    status = np.zeros(X.shape[0], dtype=np.int32)
-    cholesky_sweep(Cui.indptr, Cui.indices, Cui.data, X, Y, A0, status)
-    failed = np.flatnonzero(status)
-    if failed.size:
-        row = int(failed[0])
-        raise ValueError(
-            f"Cholesky failed on row {row} (pivot {status[row]} not positive; "
-            f"{failed.size} rows failed). Try increasing the regularization parameter."
-        )
+        cg_sweep(*args, cg_steps, loss)
+    else:
+        status = np.zeros(X.shape[0], dtype=np.int32)
+        cholesky_sweep(*args, status, loss)
+        failed = np.flatnonzero(status)
+        if failed.size:
+            row = int(failed[0])
+            raise ValueError(
+                f"Cholesky failed on row {row} (pivot {status[row]} not positive; "
+                f"{failed.size} rows failed). Try increasing the regularization parameter."
+            )
+    return float(loss.sum()) if with_loss else None
+
+
+def _sq_norm(F):
+    return float(np.einsum("ij,ij->", F, F, dtype=np.float64))
+
+
+def _unregularised_loss(M, X, Y):
+    return float(loss_rows(M.indptr, M.indices, M.data, X, Y, gram(Y)).sum())
 
 
 def training_loss(Cui, X, Y, regularization):
-    """Normalised training loss (see ``fastals._kernels.loss``), as a Python float.
+    """Normalised training loss of factors X, Y on confidences ``Cui`` (CSR or SweepMatrix).
 
     implicit's formula and rounding (lambda as float32), except that a negative stored
     value does not add |c| to the numerator: implicit's constant offset is a bug.
     The denominator is the total confidence sum_{u,i} C_ui.
     """
-    rows = loss_rows(Cui.indptr, Cui.indices, Cui.data, X, Y, gram(Y))
+    M = Cui if isinstance(Cui, SweepMatrix) else SweepMatrix(Cui)
     lam = float(np.float32(regularization))
-    norms = sum(np.einsum("ij,ij->", F, F, dtype=np.float64) for F in (X, Y))
-    n_rows, n_cols = Cui.shape
-    total_confidence = np.abs(Cui.data).sum(dtype=np.float64) + n_rows * n_cols - Cui.nnz
-    if total_confidence == 0:  # every cell is a stored zero: nothing to fit
+    numerator = _unregularised_loss(M, X, Y) + lam * (_sq_norm(X) + _sq_norm(Y))
+    return normalise_loss(numerator, M)
+
+
+def normalise_loss(numerator, M):
+    if M.total_confidence == 0:  # every cell is a stored zero: nothing to fit
         return float("nan")
-    return float((rows.sum() + lam * norms) / total_confidence)
+    return numerator / M.total_confidence

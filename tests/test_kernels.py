@@ -60,7 +60,7 @@ def test_half_sweep_matches_reference(dtype, solver, problem, cg_steps):
     reg = dtype(0.5)
     expected = reference.half_sweep(Cui, X, Y, reg, solver == "cg", cg_steps)
     got = X.copy()
-    solvers.half_sweep(Cui, got, Y, reg, solver=solver, cg_steps=cg_steps)
+    solvers.half_sweep(solvers.SweepMatrix(Cui), got, Y, reg, solver=solver, cg_steps=cg_steps)
     assert got.dtype == dtype
     # rounding differences grow with the conditioning of the rows' systems
     tol = TOL[dtype] * max_condition(Cui, Y, reg)
@@ -71,9 +71,9 @@ def test_half_sweep_matches_reference(dtype, solver, problem, cg_steps):
 def test_cg_with_k_steps_reaches_exact_solution(dtype):
     Cui, X, Y = random_problem(7, 30, 40, 6, 0.3, dtype, kinds="positive")
     exact = X.copy()
-    solvers.half_sweep(Cui, exact, Y, 1.0, solver="cholesky")
+    solvers.half_sweep(solvers.SweepMatrix(Cui), exact, Y, 1.0, solver="cholesky")
     cg = X.copy()
-    solvers.half_sweep(Cui, cg, Y, 1.0, solver="cg", cg_steps=30)
+    solvers.half_sweep(solvers.SweepMatrix(Cui), cg, Y, 1.0, solver="cg", cg_steps=30)
     assert rel_err(cg, exact) < (1e-8 if dtype == np.float64 else 1e-3)
 
 
@@ -86,7 +86,7 @@ def test_empty_rows_become_zero():
     assert Cui.getrow(2).nnz == 0 and all(Cui.getrow(u).nnz for u in (0, 1, 3, 4, 5))
     for solver in ("cg", "cholesky"):
         out = X.copy()
-        solvers.half_sweep(Cui, out, Y, 0.1, solver=solver)
+        solvers.half_sweep(solvers.SweepMatrix(Cui), out, Y, 0.1, solver=solver)
         assert np.all(out[2] == 0)
         assert np.all(out[[0, 1, 3, 4, 5]] != 0)
 
@@ -97,8 +97,8 @@ def test_stored_zero_differs_from_absent():
     stored = sp.csr_matrix((np.array([2.0, 0.0]), np.array([0, 1]), np.array([0, 2])), shape=(1, 3))
     absent = sp.csr_matrix((np.array([2.0]), np.array([0]), np.array([0, 1])), shape=(1, 3))
     a, b = np.zeros((1, 2)), np.zeros((1, 2))
-    solvers.half_sweep(stored, a, Y, 0.1, solver="cholesky")
-    solvers.half_sweep(absent, b, Y, 0.1, solver="cholesky")
+    solvers.half_sweep(solvers.SweepMatrix(stored), a, Y, 0.1, solver="cholesky")
+    solvers.half_sweep(solvers.SweepMatrix(absent), b, Y, 0.1, solver="cholesky")
     assert rel_err(a, b) > 1e-6
     expected = reference.half_sweep(stored, np.zeros((1, 2)), Y, 0.1, use_cg=False)
     assert rel_err(a, expected) < KERNEL_F64
@@ -148,7 +148,7 @@ def test_cholesky_sweep_error_names_row():
     Y = np.array([[1.0, 0.0], [0.0, 1.0]])
     # row 1's A = Y^T Y - y y^T is singular without regularisation
     with pytest.raises(ValueError, match="row 1"):
-        solvers.half_sweep(Cui, np.zeros((2, 2)), Y, 0.0, solver="cholesky")
+        solvers.half_sweep(solvers.SweepMatrix(Cui), np.zeros((2, 2)), Y, 0.0, solver="cholesky")
 
 
 @pytest.mark.parametrize("solver", ["cg", "cholesky"])
@@ -160,9 +160,42 @@ def test_thread_count_does_not_change_results(solver):
         for threads in (1, numba.config.NUMBA_NUM_THREADS):
             numba.set_num_threads(threads)
             got = X.copy()
-            solvers.half_sweep(Cui, got, Y, 0.1, solver=solver)
+            solvers.half_sweep(solvers.SweepMatrix(Cui), got, Y, 0.1, solver=solver)
             out[threads] = (got, gram(got), solvers.training_loss(Cui, got, Y, 0.1))
     finally:
         numba.set_num_threads(previous)
     (a, ga, la), (b, gb, lb) = out.values()
     assert np.array_equal(a, b) and np.array_equal(ga, gb) and la == lb
+
+
+@settings(max_examples=30, deadline=None)
+@given(problem=problems)
+def test_partition_keeps_each_row_and_orders_its_runs(problem):
+    seed, n_rows, n_cols, k, density = problem
+    Cui, _, _ = random_problem(seed, n_rows, n_cols, k, density, np.float64)
+    M = solvers.SweepMatrix(Cui)
+    for u in range(n_rows):
+        lo, hi = Cui.indptr[u], Cui.indptr[u + 1]
+        w, p = M.w_end[u], M.p_end[u]
+        assert lo <= w <= p <= hi
+        assert np.all(np.abs(M.data[lo:w]) != 1)
+        assert np.all(M.data[w:p] == 1) and np.all(M.data[p:hi] == -1)
+        got = sorted(zip(M.indices[lo:hi], M.data[lo:hi], strict=True))
+        assert got == sorted(zip(Cui.indices[lo:hi], Cui.data[lo:hi], strict=True))
+        for run in ((lo, w), (w, p), (p, hi)):  # column order kept within each run
+            assert np.all(np.diff(M.indices[run[0] : run[1]]) > 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("solver", ["cg", "cholesky"])
+@settings(max_examples=25, deadline=None)
+@given(problem=problems)
+def test_loss_fused_into_the_sweep_equals_the_standalone_loss(dtype, solver, problem):
+    seed, n_rows, n_cols, k, density = problem
+    Cui, X, Y = random_problem(seed, n_rows, n_cols, k, density, dtype, kinds="mixed")
+    M = solvers.SweepMatrix(Cui)
+    # the fused loss is taken at the rows' new factors, against the fixed other side
+    numerator = solvers.half_sweep(M, X, Y, 0.5, solver=solver, with_loss=True)
+    lam = float(solvers.rounded_regularization(0.5, solver, X.dtype))
+    expected = reference.loss(Cui, X, Y, lam) * M.total_confidence - lam * float((Y**2).sum())
+    assert numerator == pytest.approx(expected, rel=TOL[dtype] * 10, abs=TOL[dtype])

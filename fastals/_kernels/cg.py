@@ -6,9 +6,10 @@ eq. (4), are
 
     A_u x_u = b_u,  A_u = A0 + sum_i (C_ui - 1) y_i y_i^T,  b_u = sum_{c_ui > 0} c_ui y_i,
 
-with A0 = Y^T Y + lambda I shared by all rows. CG never forms A_u: A_u p costs one dot
-and one axpy per stored entry, and entries with C_ui == 1 (most of the seed's data) add
-exactly nothing to A_u, so they are skipped in every product (an exact saving).
+with A0 = Y^T Y + lambda I shared by all rows. CG never forms A_u: A_u p costs a k x k
+mat-vec plus one dot and one axpy per entry with C_ui != 1; entries with C_ui == 1 add
+exactly nothing to A_u and only enter b_u, once per sweep (rows come reordered by
+``layout.partition_rows``).
 """
 
 import numpy as np
@@ -16,41 +17,29 @@ from numba import prange
 
 from ._jit import jit
 from .linalg import axpy, dot, symv
+from .rows import add_weighted_projection, rhs, row_loss
 
 
 @jit()
-def cg_row(indices, data, start, end, Y, A0, x, cg_steps, r, p, Ap):
-    """Run ``cg_steps`` CG iterations on row u's system from the warm start ``x`` (in place).
+def cg_row(indices, data, start, w_end, Y, A0, x, b, cg_steps, r, p, Ap):
+    """Run ``cg_steps`` CG iterations on A_u x = b from the warm start ``x`` (in place).
 
-    ``indices[start:end]``/``data[start:end]`` is the row; ``r``, ``p``, ``Ap`` are scratch
-    vectors of length k. Mirrors implicit 0.7.3: residual guard 1e-20 before and inside
-    the loop.
+    ``r``, ``p``, ``Ap`` are scratch vectors of length k. As implicit 0.7.3: stop when
+    r.r < 1e-20, before the first step and after each.
     """
-    zero = x.dtype.type(0)
     one = x.dtype.type(1)
-    # r = b - A_u x = -A0 x + sum_i [max(c,0) - (C-1) y_i.x] y_i
+    # r = b - A_u x
     symv(A0, x, r, -one)
-    for idx in range(start, end):
-        y = Y[indices[idx]]
-        c = data[idx]
-        t = c if c > zero else zero
-        C = abs(c)
-        if C != one:
-            t -= (C - one) * dot(y, x)
-        if t != zero:
-            axpy(t, y, r)
+    for j in range(r.shape[0]):
+        r[j] += b[j]
+    add_weighted_projection(indices, data, start, w_end, Y, x, r, -one)
     p[:] = r
     rs_old = dot(r, r)
     if rs_old < 1e-20:
         return
     for _ in range(cg_steps):
-        # Ap = A0 p + sum_i (C-1) (y_i.p) y_i
         symv(A0, p, Ap, one)
-        for idx in range(start, end):
-            C = abs(data[idx])
-            if C != one:
-                y = Y[indices[idx]]
-                axpy((C - one) * dot(y, p), y, Ap)
+        add_weighted_projection(indices, data, start, w_end, Y, p, Ap, one)
         a = rs_old / dot(p, Ap)
         axpy(a, p, x)
         axpy(-a, Ap, r)
@@ -64,20 +53,28 @@ def cg_row(indices, data, start, end, Y, A0, x, cg_steps, r, p, Ap):
 
 
 @jit(parallel=True)
-def cg_sweep(indptr, indices, data, X, Y, A0, cg_steps):
+def cg_sweep(indptr, w_end, p_end, indices, data, X, Y, A0, cg_steps, loss_out):
     """Update every row of ``X`` (n_rows, k) in place by CG against ``Y`` (n_cols, k).
 
-    ``indptr/indices/data`` is the n_rows x n_cols CSR of confidences, data in X's dtype;
-    ``A0`` = Y^T Y + lambda I (k, k). Empty rows become 0. Each row is owned by one
-    iteration, so the result does not depend on the number of threads.
+    The matrix is the reordered CSR of ``layout.partition_rows``, data in X's dtype;
+    ``A0`` = Y^T Y + lambda I (k, k). Empty rows become 0. When ``loss_out`` has n_rows
+    entries it receives each row's loss term (``rows.row_loss``) at the new x_u.
+    Each row is owned by one iteration, so results do not depend on the thread count.
     """
     n_rows, k = X.shape
+    with_loss = loss_out.shape[0] == n_rows
     for u in prange(n_rows):
         start, end = indptr[u], indptr[u + 1]
         if start == end:
             X[u, :] = 0.0
+            if with_loss:
+                loss_out[u] = 0.0
             continue
+        b = np.empty(k, X.dtype)
         r = np.empty(k, X.dtype)
         p = np.empty(k, X.dtype)
         Ap = np.empty(k, X.dtype)
-        cg_row(indices, data, start, end, Y, A0, X[u], cg_steps, r, p, Ap)
+        c_pos = rhs(indices, data, start, w_end[u], p_end[u], Y, b)
+        cg_row(indices, data, start, w_end[u], Y, A0, X[u], b, cg_steps, r, p, Ap)
+        if with_loss:
+            loss_out[u] = row_loss(indices, data, start, w_end[u], Y, A0, X[u], b, c_pos, r)

@@ -1,59 +1,60 @@
 """Exact half-sweep: build each row's normal equations and solve them by Cholesky.
 
 A_u = A0 + sum_i (C_ui - 1) y_i y_i^T and b_u = sum_{c_ui > 0} c_ui y_i (Hu et al. 2008,
-eq. 4); entries with C_ui == 1 add nothing to A_u and are skipped there. Cost per row:
-k^2 per stored entry with C != 1, plus k^3/3 for the factorisation.
+eq. 4). Rows come reordered by ``layout.partition_rows``, so only the entries with
+C_ui != 1 are visited to build A_u. Cost per row: k^2 per such entry, plus k^3/3 for the
+factorisation.
 """
 
 import numpy as np
 from numba import prange
 
 from ._jit import jit
-from .linalg import axpy, cholesky_solve
+from .linalg import cholesky_solve
+from .rows import rhs, row_loss
 
 
 @jit()
-def normal_equations_row(indices, data, start, end, Y, A0, A, b):
-    """Fill ``A`` (lower triangle) and ``b`` with row u's normal equations."""
-    k = b.shape[0]
-    zero = b.dtype.type(0)
-    one = b.dtype.type(1)
-    A[:, :] = A0
-    b[:] = zero
-    for idx in range(start, end):
+def add_weighted_outer_products(indices, data, start, w_end, Y, A):
+    """A += sum_{|c| != 1} (|c| - 1) y_i y_i^T, lower triangle only."""
+    one = A.dtype.type(1)
+    for idx in range(start, w_end):
         y = Y[indices[idx]]
-        c = data[idx]
-        if c > zero:
-            axpy(c, y, b)
-        C = abs(c)
-        if C != one:
-            w = C - one
-            for a in range(k):
-                wa = w * y[a]
-                Aa = A[a]
-                for m in range(a + 1):
-                    Aa[m] += wa * y[m]
+        w = abs(data[idx]) - one
+        for a in range(y.shape[0]):
+            wa = w * y[a]
+            Aa = A[a]
+            for m in range(a + 1):
+                Aa[m] += wa * y[m]
 
 
 @jit(parallel=True)
-def cholesky_sweep(indptr, indices, data, X, Y, A0, status):
+def cholesky_sweep(indptr, w_end, p_end, indices, data, X, Y, A0, status, loss_out):
     """Overwrite every row of ``X`` with the exact solution of its normal equations.
 
     ``status`` (n_rows,) int32 receives 0, or the failed pivot (1-based) where A_u is not
-    positive definite; that row of X is left unchanged. Empty rows become 0.
+    positive definite; that row of X is left unchanged. Empty rows become 0. ``loss_out``
+    as in ``cg.cg_sweep``.
     """
     n_rows, k = X.shape
+    with_loss = loss_out.shape[0] == n_rows
     for u in prange(n_rows):
         start, end = indptr[u], indptr[u + 1]
         status[u] = 0
         if start == end:
             X[u, :] = 0.0
+            if with_loss:
+                loss_out[u] = 0.0
             continue
-        A = np.empty((k, k), X.dtype)
+        A = A0.copy()
         b = np.empty(k, X.dtype)
-        normal_equations_row(indices, data, start, end, Y, A0, A, b)
-        info = cholesky_solve(A, b)
-        if info == 0:
-            X[u, :] = b
-        else:
+        c_pos = rhs(indices, data, start, w_end[u], p_end[u], Y, b)
+        add_weighted_outer_products(indices, data, start, w_end[u], Y, A)
+        x = b.copy()
+        info = cholesky_solve(A, x)
+        if info != 0:
             status[u] = info
+            continue
+        X[u, :] = x
+        if with_loss:
+            loss_out[u] = row_loss(indices, data, start, w_end[u], Y, A0, X[u], b, c_pos, x)
