@@ -15,6 +15,10 @@ class ParameterWarning(Warning):
     """An argument was accepted but converted (as ``implicit.utils.ParameterWarning``)."""
 
 
+class NotFittedError(ValueError, AttributeError):
+    """A serving call on a model without factors (as scikit-learn's NotFittedError)."""
+
+
 class ModelFitError(Exception):
     """Training produced non-finite factors (as ``implicit.recommender_base.ModelFitError``)."""
 
@@ -150,3 +154,65 @@ def confidences(matrix, alpha, dtype):
     if not np.isfinite(data).all():
         raise ValueError(f"alpha={alpha} times the input overflows float32")
     return sp.csr_matrix((data, matrix.indices, matrix.indptr), shape=matrix.shape, copy=False)
+
+
+def check_ids(ids, count, name, what):
+    """Return ``ids`` as an int64 array (1-D, or 0-D for a scalar) checked against ``count``.
+
+    ``name`` is the argument ("userid"), ``what`` the plural noun ("users"). Raises
+    TypeError for non-integers and IndexError naming the first id out of range.
+    """
+    arr = np.asarray(ids)
+    if arr.dtype.kind not in "iu" or arr.ndim > 1:
+        if arr.ndim == 1 and arr.size == 0:
+            return arr.astype(np.int64)
+        raise TypeError(f"{name} must be an integer or a 1-D array of integers, got {ids!r:.80}")
+    bad = (arr < 0) | (arr >= count)
+    if bad.any():
+        first = int(arr[bad].flat[0])
+        raise IndexError(
+            f"{name} {first} is out of range: the model has {count} {what} "
+            f"(valid ids 0..{count - 1})"
+        )
+    return arr.astype(np.int64, copy=False)
+
+
+def check_rows(matrix, n_rows, n_cols, name, row_what, col_what, full_count=None):
+    """``matrix`` (one row per requested id) as canonical CSR, with its shape checked.
+
+    Expected shape (n_rows, n_cols). A matrix whose shape is the transposed model shape
+    is called transposed; one with ``full_count`` rows when fewer were expected is the full
+    matrix passed where rows were expected.
+    """
+    if matrix is None:
+        raise ValueError(f"{name} is required here: pass one row per requested {row_what[:-1]}")
+    if sp.issparse(matrix) and matrix.format == "csr" and not isinstance(matrix, sp.csr_matrix):
+        matrix = sp.csr_matrix(matrix)  # csr_array: accepted as is
+    matrix = to_csr(matrix, name)
+    rows, cols = matrix.shape
+    if cols != n_cols:
+        hint = ""
+        if full_count is not None and rows == n_cols and cols == full_count:
+            hint = f" It looks transposed ({col_what} x {row_what}): pass {row_what} x {col_what}."
+        elif full_count is not None and cols == full_count:
+            hint = (
+                f" Its width is the model's number of {row_what} ({full_count}): the model looks"
+                f" fitted on a transposed ({col_what} x {row_what}) matrix; fit expects"
+                f" {row_what} x {col_what}."
+            )
+        raise ValueError(
+            f"{name} has {cols} columns but the model has {n_cols} {col_what}: expected shape "
+            f"({n_rows}, {n_cols}).{hint}"
+        )
+    if rows != n_rows:
+        hint = ""
+        if full_count is not None and rows == full_count:
+            hint = (
+                f" It looks like the full {row_what} x {col_what} matrix: pass only the requested"
+                f" rows, e.g. {name}[{row_what[:-1]}id]."
+            )
+        raise ValueError(
+            f"{name} must contain 1 row for every {row_what[:-1]} in {row_what[:-1]}ids: "
+            f"expected {n_rows} rows, got {rows}.{hint}"
+        )
+    return matrix

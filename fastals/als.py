@@ -7,12 +7,17 @@ import warnings
 import numpy as np
 from tqdm.auto import tqdm
 
+from . import recommend as serving
 from . import solvers
 from ._kernels.gram import gram
+from ._kernels.linalg import cholesky_factor, cholesky_substitute
 from ._threads import thread_scope
 from ._validation import (
     ModelFitError,
+    NotFittedError,
     check_hyperparameters,
+    check_ids,
+    check_rows,
     confidences,
     to_csr,
 )
@@ -215,6 +220,240 @@ class AlternatingLeastSquares:
                     "smaller alpha."
                 )
 
+    # ------------------------------------------------------------------ serving
+
+    def _require_fitted(self):
+        if self.user_factors is None or self.item_factors is None:
+            raise NotFittedError("the model has no factors yet: call fit() (or load()) first")
+        return len(self.user_factors), len(self.item_factors)
+
+    def recommend(
+        self,
+        userid,
+        user_items,
+        N=10,
+        filter_already_liked_items=True,
+        filter_items=None,
+        recalculate_user=False,
+        items=None,
+    ):
+        """Top-N items for a user id (1-D results) or an array of ids (2-D results).
+
+        ``user_items`` holds one row per requested user (CSR; needed when filtering liked
+        items or recalculating). Filtered items score ``-finfo(dtype).max`` and sink to the
+        tail. ``items`` restricts the ranking to those ids (then ids come from the sorted
+        ``items``). Ties are broken exactly as implicit breaks them. Returns (ids int32,
+        scores in the factor dtype); N is capped at the number of candidate items.
+        """
+        n_users, n_items = self._require_fitted()
+        scalar = np.isscalar(userid)
+        count = 1 if scalar else len(userid)
+        rows = None
+        if filter_already_liked_items or recalculate_user:
+            rows = check_rows(user_items, count, n_items, "user_items", "users", "items", n_users)
+        if recalculate_user:
+            queries = np.atleast_2d(self.recalculate_user(userid, rows))
+        else:
+            queries = self.user_factors[
+                np.atleast_1d(check_ids(userid, n_users, "userid", "users"))
+            ]
+        candidates, item_pos = self.item_factors, None
+        if items is not None:
+            if _nonempty(filter_items):
+                raise ValueError("Can't set both items and filter_items in recommend call")
+            items, item_pos = serving.subset_positions(items, n_items, "items", "items")
+            candidates = self.item_factors[items]
+        ids, scores = serving.top_k(
+            queries,
+            candidates,
+            _check_n(N, len(candidates)),
+            liked=rows if filter_already_liked_items else None,
+            item_pos=item_pos,
+            filter_pos=serving.filter_positions(filter_items, n_items, "filter_items", "items"),
+            num_threads=self.num_threads,
+        )
+        if items is not None:
+            ids = items[ids]
+        return (ids[0], scores[0]) if scalar else (ids, scores)
+
+    def similar_items(
+        self, itemid, N=10, recalculate_item=False, item_users=None, filter_items=None, items=None
+    ):
+        """Items most similar to ``itemid`` by cosine of the factors (the item itself included)."""
+        _, n_items = self._require_fitted()
+        if recalculate_item:
+            factor = self.recalculate_item(itemid, item_users)
+            norm = _norms(np.atleast_2d(factor))
+        else:
+            ids = np.atleast_1d(check_ids(itemid, n_items, "itemid", "items"))
+            factor, norm = self.item_factors[ids], self.item_norms[ids]
+        return self._similar(
+            np.isscalar(itemid),
+            factor,
+            norm,
+            self.item_factors,
+            self.item_norms,
+            N,
+            filter_items,
+            items,
+            ("filter_items", "items", "items"),
+        )
+
+    def similar_users(self, userid, N=10, filter_users=None, users=None):
+        """Users most similar to ``userid`` by cosine of the factors (the user itself included)."""
+        n_users, _ = self._require_fitted()
+        ids = np.atleast_1d(check_ids(userid, n_users, "userid", "users"))
+        return self._similar(
+            np.isscalar(userid),
+            self.user_factors[ids],
+            self.user_norms[ids],
+            self.user_factors,
+            self.user_norms,
+            N,
+            filter_users,
+            users,
+            ("filter_users", "users", "users"),
+        )
+
+    def _similar(self, scalar, factor, norm, factors, norms, N, filter_ids, subset, names):
+        filter_name, subset_name, what = names
+        count = len(factors)
+        if subset is not None:
+            if _nonempty(filter_ids):
+                raise ValueError(f"Can't set both {subset_name} and {filter_name} in similar call")
+            subset, _ = serving.subset_positions(subset, count, subset_name, what)
+            factors, norms = factors[subset], norms[subset]
+        ids, scores = serving.top_k(
+            np.atleast_2d(factor),
+            factors,
+            _check_n(N, len(factors)),
+            norms=norms,
+            filter_pos=serving.filter_positions(filter_ids, count, filter_name, what),
+            num_threads=self.num_threads,
+        )
+        scores /= np.asarray(norm, dtype=scores.dtype).reshape(-1, 1)
+        if subset is not None:
+            ids = subset[ids]
+        return (ids[0], scores[0]) if scalar else (ids, scores)
+
+    def recalculate_user(self, userid, user_items):
+        """Exact (Cholesky) factors for users from their rows, not stored on the model.
+
+        ``user_items`` has one row per user in ``userid``; returns (factors,) for a scalar
+        id or (len(userid), factors).
+        """
+        n_users, n_items = self._require_fitted()
+        count = 1 if np.isscalar(userid) else len(userid)
+        rows = check_rows(user_items, count, n_items, "user_items", "users", "items", n_users)
+        out = self._solve_rows(rows, self.item_factors, self.YtY)
+        return out[0] if np.isscalar(userid) else out
+
+    def recalculate_item(self, itemid, item_users):
+        """Exact (Cholesky) factors for items from their rows (items x users), not stored."""
+        n_users, n_items = self._require_fitted()
+        count = 1 if np.isscalar(itemid) else len(itemid)
+        rows = check_rows(item_users, count, n_users, "item_users", "items", "users", n_items)
+        out = self._solve_rows(rows, self.user_factors, self.XtX)
+        return out[0] if np.isscalar(itemid) else out
+
+    def _solve_rows(self, rows, other, other_gram):
+        M = solvers.SweepMatrix(confidences(rows, self.alpha, self.dtype))
+        out = np.zeros((rows.shape[0], self.factors), dtype=self.dtype)
+        other = np.ascontiguousarray(other, dtype=self.dtype)
+        with thread_scope(self.num_threads):
+            solvers.half_sweep(M, out, other, self.regularization, "cholesky", YtY=other_gram)
+        return out
+
+    def partial_fit_users(self, userids, user_items):
+        """Re-solve and store the factors of ``userids``; new ids grow the model."""
+        self.user_factors = self._partial_fit(userids, user_items, self.user_factors, "user")
+        self._user_norms = self._XtX = None
+
+    def partial_fit_items(self, itemids, item_users):
+        """Re-solve and store the factors of ``itemids``; new ids grow the model."""
+        self.item_factors = self._partial_fit(itemids, item_users, self.item_factors, "item")
+        self._item_norms = self._YtY = None
+
+    def _partial_fit(self, ids, rows, factors, side):
+        self._require_fitted()
+        ids = np.asarray(ids)
+        if ids.ndim != 1 or (ids.size and ids.dtype.kind not in "iu"):
+            raise TypeError(f"{side}ids must be a 1-D array of integer ids")
+        if ids.size and ids.min() < 0:
+            raise IndexError(f"{side}id {int(ids.min())} is negative")
+        n_rows = rows.shape[0] if hasattr(rows, "shape") else None
+        if n_rows != len(ids):
+            raise ValueError(f"{side}_items must contain 1 row for every {side} in {side}ids")
+        recalculate = self.recalculate_user if side == "user" else self.recalculate_item
+        solved = recalculate(ids, rows)
+        if ids.size and ids.max() >= len(factors):
+            grow = np.zeros((ids.max() + 1 - len(factors), factors.shape[1]), dtype=factors.dtype)
+            factors = np.concatenate([factors, grow])
+        factors[ids] = solved
+        return factors
+
+    def explain(self, userid, user_items, itemid, user_weights=None, N=10):
+        """Why ``itemid`` is recommended to ``userid``: each liked item's share of the score.
+
+        ``user_items`` is the users x items matrix (row ``userid`` is read). Returns
+        (total_score, [(itemid, contribution), ...] top N, user_weights) where user_weights
+        is the lower Cholesky factor L of A_u (pass it back to skip the factorisation; a
+        scipy ``cho_factor`` tuple is accepted too). Hu et al. 2008, section 5.
+        """
+        n_users, n_items = self._require_fitted()
+        check_ids(userid, n_users, "userid", "users")
+        check_ids(itemid, n_items, "itemid", "items")
+        rows = to_csr(user_items, "user_items")
+        if rows.shape[1] != n_items or rows.shape[0] <= userid:
+            hint = " It looks transposed (items x users)." if rows.shape[1] == n_users else ""
+            raise ValueError(
+                f"user_items must be the users x items matrix (row {userid} is read): expected "
+                f"{n_items} columns and more than {userid} rows, got shape {rows.shape}.{hint}"
+            )
+        row = confidences(rows[userid], self.alpha, np.dtype(np.float64))
+        liked, conf = row.indices, row.data
+        Y = self.item_factors.astype(np.float64)
+        if user_weights is None:
+            A = self.YtY.astype(np.float64) + self.regularization * np.eye(self.factors)
+            Yl = Y[liked]
+            A += (Yl * (np.abs(conf) - 1)[:, None]).T @ Yl
+            if cholesky_factor(A) != 0:
+                raise ValueError(f"A_u of user {userid} is not positive definite")
+            user_weights = np.tril(A)
+        L = _as_lower_factor(user_weights)
+        weighted = Y[itemid].copy()
+        cholesky_substitute(L, weighted)
+        keep = conf >= 0
+        liked, contributions = liked[keep], (Y[liked[keep]] @ weighted) * conf[keep]
+        order = np.lexsort((liked, contributions))[::-1][:N]
+        top = [(int(liked[j]), float(contributions[j])) for j in order]
+        return float(contributions.sum()), top, user_weights
+
+    def predict(self, userids, itemids):
+        """Scores x_u . y_i for the given (user, item) pairs, broadcast like NumPy arrays."""
+        n_users, n_items = self._require_fitted()
+        u, i = np.broadcast_arrays(
+            _checked(userids, n_users, "userid", "users"),
+            _checked(itemids, n_items, "itemid", "items"),
+        )
+        scores = np.einsum("...f,...f->...", self.user_factors[u], self.item_factors[i])
+        return scores[()] if scores.ndim == 0 else scores
+
+    # ------------------------------------------------------------------ persistence
+
+    def save(self, fileobj_or_path):
+        """Save to an .npz in implicit 0.7.3's layout (loadable by implicit too); no pickle."""
+        from .io import save_model
+
+        save_model(self, fileobj_or_path)
+
+    @classmethod
+    def load(cls, fileobj_or_path):
+        """Load a model saved by fastals or by implicit 0.7.3."""
+        from .io import load_model
+
+        return load_model(cls, fileobj_or_path)
+
     def _gram(self, factors):
         with thread_scope(self.num_threads):
             return gram(np.ascontiguousarray(factors))
@@ -246,6 +485,37 @@ class AlternatingLeastSquares:
         if self._item_norms is None:
             self._item_norms = _norms(self.item_factors)
         return self._item_norms
+
+
+def _nonempty(ids):
+    return ids is not None and np.size(ids) > 0
+
+
+def _check_n(N, n_candidates):
+    if isinstance(N, bool) or not isinstance(N, (int, np.integer)) or N < 0:
+        raise ValueError(f"N must be an integer >= 0, got {N!r}")
+    return min(int(N), n_candidates)
+
+
+def _checked(ids, count, name, what):
+    arr = np.asarray(ids)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integer ids, got dtype {arr.dtype}")
+    bad = (arr < 0) | (arr >= count)
+    if bad.any():
+        first = int(arr[bad].flat[0])
+        raise IndexError(
+            f"{name} {first} is out of range: the model has {count} {what} "
+            f"(valid ids 0..{count - 1})"
+        )
+    return arr
+
+
+def _as_lower_factor(user_weights):
+    if isinstance(user_weights, tuple):  # scipy.linalg.cho_factor's (c, lower)
+        c, lower = user_weights
+        return np.ascontiguousarray(np.tril(c) if lower else np.triu(c).T, dtype=np.float64)
+    return np.ascontiguousarray(user_weights, dtype=np.float64)
 
 
 def _norms(factors):

@@ -46,14 +46,16 @@ def rounded_regularization(regularization, solver, dtype):
     return dtype.type(lam)
 
 
-def shared_system(Y, lam):
-    """A0 = Y^T Y + lambda I, shape (k, k), in Y's dtype."""
-    A0 = gram(Y)
+def shared_system(Y, lam, YtY=None):
+    """A0 = Y^T Y + lambda I, shape (k, k), in Y's dtype (``YtY``: a cached Y^T Y)."""
+    A0 = gram(Y) if YtY is None else np.array(YtY, dtype=Y.dtype)
     A0 += lam * np.eye(Y.shape[1], dtype=Y.dtype)
     return A0
 
 
-def half_sweep(M, X, Y, regularization, solver="cg", cg_steps=3, native=True, with_loss=False):
+def half_sweep(
+    M, X, Y, regularization, solver="cg", cg_steps=3, native=True, with_loss=False, YtY=None
+):
     """Update every row of ``X`` in place against fixed ``Y``.
 
     ``M`` is a SweepMatrix (n_rows x n_cols) whose data are the confidences in X's dtype;
@@ -68,7 +70,7 @@ def half_sweep(M, X, Y, regularization, solver="cg", cg_steps=3, native=True, wi
         if with_loss:
             return _unregularised_loss(M, X, Y) + float(lam) * _sq_norm(X)
         return None
-    A0 = shared_system(Y, lam)
+    A0 = shared_system(Y, lam, YtY)
     loss = np.zeros(X.shape[0]) if with_loss else NO_LOSS
     args = (M.indptr, M.w_end, M.p_end, M.indices, M.data, X, Y, A0)
     if solver == "cg":

@@ -25,9 +25,10 @@ def gram(Y):
             y = Y[row]
             for a in range(k):
                 ya = y[a]
-                Ga = G[a]
-                for b in range(a, k):
-                    Ga[b] += ya * y[b]
+                Ga = G[a, a:]
+                ys = y[a:]
+                for b in range(k - a):  # from 0: see topk._score_block
+                    Ga[b] += ya * ys[b]
     out = np.zeros((k, k), Y.dtype)
     for blk in range(n_blocks):
         out += partial[blk]

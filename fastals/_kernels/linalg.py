@@ -30,14 +30,13 @@ def symv(A, x, out, scale):
 
 
 @jit()
-def cholesky_solve(A, b):
-    """Solve A x = b for symmetric positive definite A, in place.
+def cholesky_factor(A):
+    """Factor symmetric positive definite A = L L^T in place (lower triangle; upper unread).
 
-    Only the lower triangle of ``A`` is read; on return it holds L with A = L L^T and
-    ``b`` holds x. Returns 0 on success, else j + 1 where the j-th pivot was not positive
-    (LAPACK potrf's ``info`` convention).
+    Returns 0 on success, else j + 1 where the j-th pivot was not positive (LAPACK potrf's
+    ``info`` convention).
     """
-    k = b.shape[0]
+    k = A.shape[0]
     for j in range(k):
         Lj = A[j]
         s = Lj[j] - dot(Lj[:j], Lj[:j])
@@ -48,13 +47,30 @@ def cholesky_solve(A, b):
         for i in range(j + 1, k):
             Li = A[i]
             Li[j] = (Li[j] - dot(Li[:j], Lj[:j])) / d
-    # forward: L z = b
-    for i in range(k):
-        b[i] = (b[i] - dot(A[i, :i], b[:i])) / A[i, i]
-    # backward: L^T x = z
-    for i in range(k - 1, -1, -1):
+    return 0
+
+
+@jit()
+def cholesky_substitute(L, b):
+    """Solve L L^T x = b in place in ``b``, for the lower-triangular L of ``cholesky_factor``."""
+    k = b.shape[0]
+    for i in range(k):  # forward: L z = b
+        b[i] = (b[i] - dot(L[i, :i], b[:i])) / L[i, i]
+    for i in range(k - 1, -1, -1):  # backward: L^T x = z
         s = b[i]
         for m in range(i + 1, k):
-            s -= A[m, i] * b[m]
-        b[i] = s / A[i, i]
-    return 0
+            s -= L[m, i] * b[m]
+        b[i] = s / L[i, i]
+
+
+@jit()
+def cholesky_solve(A, b):
+    """Solve A x = b for symmetric positive definite A, in place.
+
+    Only the lower triangle of ``A`` is read; on return it holds L with A = L L^T and
+    ``b`` holds x. Returns ``cholesky_factor``'s status (0 on success).
+    """
+    info = cholesky_factor(A)
+    if info == 0:
+        cholesky_substitute(A, b)
+    return info

@@ -1,0 +1,335 @@
+"""Save and load models in implicit 0.7.3's npz layout, without pickle.
+
+The file is what ``implicit.cpu.als.AlternatingLeastSquares.save`` writes: an uncompressed
+``np.savez`` archive with one ``.npy`` member per key
+
+    user_factors, item_factors            (n, factors) float arrays, when fitted
+    regularization, factors, num_threads, iterations, use_native, use_cg, cg_steps,
+    calculate_training_loss, alpha        0-d arrays
+    dtype                                 0-d string array, the dtype's name ("float32")
+    random_state                          0-d integer array, when an int
+
+Keys whose value is None are left out (an unfitted model has no factor arrays), so files
+move both ways between fastals and implicit: ``implicit...AlternatingLeastSquares.load``
+reads a fastals file and ``load_model`` reads an implicit one.
+"""
+
+import numbers
+import os
+import secrets
+import stat
+import zipfile
+import zlib
+from typing import BinaryIO, TypeVar
+
+import numpy as np
+
+Model = TypeVar("Model")
+PathOrFile = str | os.PathLike | BinaryIO
+
+FACTOR_KEYS = ("user_factors", "item_factors")
+# implicit 0.7.3 writes these for every model (none of them can be None there)
+REQUIRED_KEYS = (
+    "regularization",
+    "factors",
+    "num_threads",
+    "iterations",
+    "use_native",
+    "use_cg",
+    "cg_steps",
+    "calculate_training_loss",
+    "dtype",
+    "alpha",
+)
+OPTIONAL_SCALAR_KEYS = ("random_state",)
+# errors numpy / zipfile raise on bytes that are not a complete npz archive
+_UNREADABLE = (ValueError, EOFError, zipfile.BadZipFile, zlib.error, OSError)
+
+
+def save_model(model, path_or_file: PathOrFile) -> str | None:
+    """Write ``model`` to ``path_or_file`` in implicit 0.7.3's npz layout (never pickled).
+
+    Parameters
+    ----------
+    model : AlternatingLeastSquares
+        Fitted or not. Its ``user_factors`` / ``item_factors`` (when not None) must be 2-D
+        float arrays with ``factors`` columns; they are written as they are (bit for bit).
+    path_or_file : str, os.PathLike or writable binary file object
+        A path without the ``.npz`` suffix gets it appended, as ``np.savez`` (and therefore
+        implicit's ``save``) does. A path is written atomically: the archive goes to a
+        temporary file in the same directory, which then replaces the path, so a failed
+        save leaves no partial file and an existing file intact (its permission bits are
+        kept; a symlink at the path is followed). A file object is written from its current
+        position and is not closed.
+
+    Returns
+    -------
+    str or None
+        The path written (with the suffix), or None for a file object.
+
+    Notes
+    -----
+    ``random_state`` is written only when it is an int (or None: left out, as implicit
+    does). A ``np.random.Generator`` or ``RandomState`` is left out too: implicit writes it
+    as a pickled object array that its own ``load`` (``allow_pickle=False``) then refuses.
+    A model loaded from such a file has ``random_state=None``; a fitted model's factors are
+    saved, so nothing it computes depends on the seed.
+
+    Raises
+    ------
+    ValueError
+        A factor array or hyper-parameter that cannot be written without pickle; nothing
+        has been written then.
+    """
+    arrays = model_arrays(model)
+    if hasattr(path_or_file, "write"):
+        np.savez(path_or_file, **arrays)
+        return None
+    path = npz_path(path_or_file)
+    _write_atomically(path, arrays)
+    return path
+
+
+def model_arrays(model):
+    """The keys and values ``save_model`` writes, checked to need no pickle.
+
+    Returns a dict in implicit's key order; None values (and a ``random_state`` that is not
+    an int) are left out.
+    """
+    dtype = np.dtype(model.dtype)
+    values = {
+        "user_factors": model.user_factors,
+        "item_factors": model.item_factors,
+        "regularization": model.regularization,
+        "factors": model.factors,
+        "num_threads": model.num_threads,
+        "iterations": model.iterations,
+        "use_native": model.use_native,
+        "use_cg": model.use_cg,
+        "cg_steps": model.cg_steps,
+        "calculate_training_loss": model.calculate_training_loss,
+        "dtype": dtype.name,
+        "random_state": _storable_seed(model.random_state),
+        "alpha": model.alpha,
+    }
+    arrays = {}
+    for key, value in values.items():
+        if value is None:
+            continue
+        array = np.asanyarray(value)
+        if key in FACTOR_KEYS:
+            check_factor_array(key, array, model.factors)
+        else:
+            _check_scalar_array(key, array)
+        arrays[key] = array
+    return arrays
+
+
+def _storable_seed(random_state):
+    """``random_state`` when it can be stored as a plain int64, else None (left out)."""
+    if isinstance(random_state, numbers.Integral):
+        if np.iinfo(np.int64).min <= int(random_state) <= np.iinfo(np.int64).max:
+            return random_state
+    return None
+
+
+def check_factor_array(key, array, factors):
+    """Raise ValueError unless ``array`` is a 2-D real float array with ``factors`` columns."""
+    if not isinstance(array, np.ndarray) or array.dtype.kind != "f":
+        kind = getattr(array, "dtype", type(array).__name__)
+        raise ValueError(f"{key} must be a float array, got {kind}")
+    if array.ndim != 2:
+        raise ValueError(f"{key} must be 2-D (rows, factors), got shape {array.shape}")
+    if array.shape[1] != factors:
+        raise ValueError(
+            f"{key} has shape {array.shape} but factors={factors}: the column count must match"
+        )
+
+
+def _check_scalar_array(key, array):
+    if array.shape != () or array.dtype.kind not in "biufU":
+        raise ValueError(
+            f"{key} must be a scalar number, bool or string to be saved without pickle, "
+            f"got {array.dtype} array of shape {array.shape}"
+        )
+
+
+def npz_path(path):
+    """``path`` as a str, with ".npz" appended when missing (what ``np.savez`` writes to)."""
+    path = os.fsdecode(os.fspath(path))
+    return path if path.endswith(".npz") else path + ".npz"
+
+
+def _write_atomically(path, arrays):
+    """``np.savez`` ``arrays`` into a temporary file next to ``path``, then rename it over."""
+    target = os.path.realpath(path) if os.path.islink(path) else path
+    directory, name = os.path.split(os.path.abspath(target))
+    tmp = os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
+    # 0o666 through os.open: the umask applies, as for a file np.savez creates
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            np.savez(file, **arrays)
+            file.flush()
+            os.fsync(file.fileno())
+        _copy_mode(target, tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
+
+
+def _copy_mode(existing, tmp):
+    """Give ``tmp`` the permission bits of the file it replaces, if there is one."""
+    try:
+        mode = stat.S_IMODE(os.stat(existing).st_mode)
+    except FileNotFoundError:
+        return
+    os.chmod(tmp, mode)
+
+
+def _remove_quietly(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+def load_model(cls: type[Model], path_or_file: PathOrFile) -> Model:
+    """Read a model written by ``save_model`` or by implicit 0.7.3's ``save``.
+
+    Parameters
+    ----------
+    cls : type
+        The estimator class; called with the saved hyper-parameters as keywords (so they are
+        validated as in the constructor).
+    path_or_file : str, os.PathLike or readable binary file object
+        As implicit's ``load``, a path without ".npz" means that path with ".npz" appended;
+        when only the path as given exists, that file is read.
+
+    Returns
+    -------
+    cls instance
+        Hyper-parameters as Python int / float / bool / str values (``dtype`` a
+        ``np.dtype``); ``user_factors`` / ``item_factors`` (None when not saved) as
+        C-contiguous arrays of the saved ``dtype``: bit-identical when the file's arrays have
+        that dtype (as implicit and fastals write them), cast to it otherwise.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at the path (nor at the path with ".npz").
+    ValueError
+        The file is not a readable model file (not an npz, truncated, corrupt), lacks
+        required keys, holds a pickled object array (never unpickled), has a non-scalar
+        hyper-parameter, or has factor arrays that are not 2-D with ``factors`` columns.
+        Keys fastals does not know are ignored.
+    """
+    source = _resolve_load_path(path_or_file)
+    name = _source_name(source)
+    if hasattr(source, "read"):
+        values = _read_npz(source, name)
+    else:
+        # opened here, not by np.load: np.load leaks its handle when the zip is unreadable
+        with open(source, "rb") as file:
+            values = _read_npz(file, name)
+    missing = [key for key in REQUIRED_KEYS if key not in values]
+    if missing:
+        raise ValueError(f"{name} is not a fastals/implicit ALS model file: missing keys {missing}")
+    params = {key: _scalar(values, key, name) for key in REQUIRED_KEYS + OPTIONAL_SCALAR_KEYS}
+    if params["random_state"] is None:
+        del params["random_state"]
+    try:
+        model = cls(**params)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: invalid hyper-parameter in model file: {exc}") from exc
+    for key in FACTOR_KEYS:
+        setattr(model, key, _factors(values, key, model, name))
+    return model
+
+
+def _source_name(path_or_file):
+    if hasattr(path_or_file, "read"):
+        return repr(getattr(path_or_file, "name", path_or_file))
+    return repr(os.fsdecode(os.fspath(path_or_file)))
+
+
+def _resolve_load_path(path_or_file):
+    """The file object, or the path to open: "<path>.npz" first, as implicit's ``load``."""
+    if hasattr(path_or_file, "read"):
+        return path_or_file
+    path = os.fsdecode(os.fspath(path_or_file))
+    candidates = [path] if path.endswith(".npz") else [path + ".npz", path]
+    for candidate in candidates:
+        if os.path.exists(candidate):
+            return candidate
+    error = FileNotFoundError(f"no model file at {' or '.join(repr(c) for c in candidates)}")
+    error.filename = candidates[0]
+    raise error
+
+
+def _read_npz(file, name):
+    """Every member of the npz in the binary ``file`` as a dict of arrays, read without pickle."""
+    try:
+        data = np.load(file, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError("it holds a single .npy array, not an npz archive")
+        with data:
+            return {key: _read_member(data, key, name) for key in data.files}
+    except _PickledArray as exc:
+        raise ValueError(str(exc)) from None
+    except _UNREADABLE as exc:
+        raise ValueError(
+            f"{name} is not a readable model file (expected an npz archive as written by "
+            f"save_model or implicit's save; it may be truncated or corrupt): {_reason(exc)}"
+        ) from exc
+
+
+def _reason(exc):
+    """What went wrong, without numpy's advice to unpickle a file that is not an npz."""
+    if "pickle" in str(exc):
+        return "it does not start with the zip signature of an npz archive"
+    return f"{type(exc).__name__}: {exc}"
+
+
+class _PickledArray(Exception):
+    """A member is an object array; reported as ValueError without the generic wrapper."""
+
+
+def _read_member(data, key, name):
+    try:
+        value = data[key]
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise _PickledArray(
+                f"{name}: {key!r} holds a pickled object array; model files are read "
+                "without pickle (allow_pickle=False) and fastals never unpickles"
+            ) from exc
+        raise
+    if not isinstance(value, np.ndarray):
+        raise ValueError(f"member {key!r} is not a .npy array")
+    return value
+
+
+def _scalar(values, key, name):
+    """The 0-d array ``values[key]`` as a Python value; None when absent."""
+    if key not in values:
+        return None
+    array = values[key]
+    if array.shape != () or array.dtype.kind not in "biufU":
+        raise ValueError(
+            f"{name}: {key!r} must be a scalar, got {array.dtype} array of shape {array.shape}"
+        )
+    return array.item()
+
+
+def _factors(values, key, model, name):
+    """``values[key]`` checked against ``model.factors``, C-contiguous in ``model.dtype``."""
+    if key not in values:
+        return None
+    array = values[key]
+    try:
+        check_factor_array(key, array, model.factors)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+    return np.ascontiguousarray(array, dtype=model.dtype)

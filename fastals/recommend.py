@@ -1,0 +1,85 @@
+"""Top-k serving over trained factors: recommend and similar_items/users, implicit's contract.
+
+Python validates and prepares; one call of ``_kernels.topk.topk`` scores, filters and selects
+for every query in parallel (candidate factors scored in chunks, per-query memory O(n_items)).
+"""
+
+import numpy as np
+
+from ._kernels.topk import topk
+from ._threads import thread_scope
+
+TRANSPOSE_MIN_QUERIES = 32  # below this, score by dot products instead of copying Y^T
+NO_ROWS = np.empty(0, np.int64)
+
+
+def top_k(
+    queries, candidates, N, *, norms=None, liked=None, item_pos=None, filter_pos=None, num_threads=0
+):
+    """Top ``N`` candidate positions and scores for each row of ``queries`` (2-D).
+
+    ``candidates`` (n_c, f); ``norms`` (n_c,) divides the scores (cosine); ``liked`` a CSR
+    with one row per query whose column ids map to candidate positions via ``item_pos``
+    (n_ids,) int64 (-1: not a candidate; None: identity); ``filter_pos`` positions filtered
+    for every query. Returns (ids int32 (n_q, N), scores (n_q, N) in the candidates' dtype).
+    """
+    dtype = candidates.dtype
+    Q = np.ascontiguousarray(queries, dtype=dtype)
+    Y = np.ascontiguousarray(candidates)
+    n_q, n_c = Q.shape[0], Y.shape[0]
+    YT = (
+        np.ascontiguousarray(Y.T)
+        if n_q >= TRANSPOSE_MIN_QUERIES
+        else np.empty((Y.shape[1], 0), dtype)
+    )
+    if liked is None:
+        liked_indptr, liked_indices = NO_ROWS, NO_ROWS
+    else:
+        liked_indptr, liked_indices = liked.indptr, liked.indices
+        if item_pos is None:
+            item_pos = np.arange(n_c, dtype=np.int64)
+    if item_pos is None:
+        item_pos = NO_ROWS
+    filter_pos = NO_ROWS if filter_pos is None else np.asarray(filter_pos, dtype=np.int64)
+    norms = np.empty(0, dtype) if norms is None else np.ascontiguousarray(norms, dtype=dtype)
+    ids = np.empty((n_q, N), dtype=np.int32)
+    scores = np.empty((n_q, N), dtype=dtype)
+    with thread_scope(num_threads, limit_blas=False):
+        topk(Q, Y, YT, N, norms, liked_indptr, liked_indices, item_pos, filter_pos, ids, scores)
+    return ids, scores
+
+
+def subset_positions(subset, count, name, what):
+    """``subset`` ids sorted (as implicit sorts them) and a map id -> position (-1: absent)."""
+    subset = np.array(subset)
+    if subset.ndim != 1 or subset.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array of ids")
+    if subset.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integer ids, got dtype {subset.dtype}")
+    subset.sort()
+    if subset[0] < 0 or subset[-1] >= count:
+        raise IndexError(
+            f"Some ids in the {name} parameter are not in the model: valid ids are 0..{count - 1}"
+            f" ({count} {what}), got {subset[0]}..{subset[-1]}"
+        )
+    if np.any(subset[1:] == subset[:-1]):
+        raise ValueError(f"{name} contains duplicate ids")
+    pos = np.full(count, -1, dtype=np.int64)
+    pos[subset] = np.arange(subset.size)
+    return subset, pos
+
+
+def filter_positions(filter_ids, count, name, what):
+    """Checked ``filter_items``/``filter_users`` ids as an int64 array (None -> None)."""
+    if filter_ids is None:
+        return None
+    arr = np.asarray(filter_ids)
+    if arr.size == 0:
+        return None
+    arr = arr.ravel()
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integer ids, got dtype {arr.dtype}")
+    if arr.min() < 0 or arr.max() >= count:
+        bad = int(arr[(arr < 0) | (arr >= count)][0])
+        raise IndexError(f"{name} id {bad} is out of range: the model has {count} {what}")
+    return arr.astype(np.int64)
