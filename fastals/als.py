@@ -331,7 +331,8 @@ class AlternatingLeastSquares:
             filter_pos=serving.filter_positions(filter_ids, count, filter_name, what),
             num_threads=self.num_threads,
         )
-        scores /= np.asarray(norm, dtype=scores.dtype).reshape(-1, 1)
+        with np.errstate(over="ignore"):  # filtered -finfo.max / small norm -> -inf, as implicit
+            scores /= np.asarray(norm, dtype=scores.dtype).reshape(-1, 1)
         if subset is not None:
             ids = subset[ids]
         return (ids[0], scores[0]) if scalar else (ids, scores)

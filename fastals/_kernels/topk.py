@@ -14,7 +14,7 @@ from ._jit import jit
 from .linalg import dot
 
 QUERY_BLOCK = 4  # queries scored together, sharing each chunk of candidate factors
-ITEM_CHUNK = 1024  # candidates per chunk: k x 1024 factors stay in L2 across a block
+ITEM_CHUNK = 512  # candidates per chunk: a row chunk of Y^T stays in L1 across the block
 
 
 @jit()
@@ -83,11 +83,12 @@ def _score_block(Q, YT, q0, q1, scores):
     for c0 in range(0, n, ITEM_CHUNK):
         c1 = min(n, c0 + ITEM_CHUNK)
         for q in range(q0, q1):
-            s = scores[q - q0, c0:c1]
-            s[:] = 0
-            for f in range(k):
+            scores[q - q0, c0:c1] = 0
+        for f in range(k):
+            row = YT[f, c0:c1]  # reused from L1 by every query of the block
+            for q in range(q0, q1):
+                s = scores[q - q0, c0:c1]
                 qf = Q[q, f]
-                row = YT[f, c0:c1]
                 for i in range(c1 - c0):
                     s[i] += qf * row[i]
 
