@@ -1,0 +1,67 @@
+"""Serving: fastals vs implicit on identical factors of the KuaiRec-like matrix.
+
+Timed: ``recommend`` for every user (N=10, liked items filtered) and ``similar_items`` for
+every item, one call each (a warm-up call first keeps JIT compilation out). Both libraries get
+the same seeded factors (factors=50, float32); implicit runs with 1 BLAS thread. Run timed::
+
+    pytest benchmarks/bench_recommend.py --benchmark-enable
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from bench_fit import blas_scope, model_class
+
+ROUNDS = 5
+FACTORS = 50
+
+
+def model_with_factors(library, shape):
+    rng = np.random.default_rng(0)
+    model = model_class(library)(factors=FACTORS)
+    model.user_factors = rng.standard_normal((shape[0], FACTORS)).astype(np.float32)
+    model.item_factors = rng.standard_normal((shape[1], FACTORS)).astype(np.float32)
+    return model
+
+
+def run(benchmark, fit_means, library, group, extra, call):
+    benchmark.group = group
+    benchmark.extra_info.update(library=library, factors=FACTORS, **extra)
+    with blas_scope(library):
+        call()  # warm-up: JIT compile or load, caches
+        result = benchmark.pedantic(call, rounds=ROUNDS)
+    if benchmark.stats is not None:
+        fit_means.setdefault(group, {})[library] = benchmark.stats.stats.mean
+    return result
+
+
+@pytest.mark.parametrize("library", ["fastals", "implicit"])
+def test_recommend_all_users(benchmark, kuairec_matrix, fit_means, library):
+    model = model_with_factors(library, kuairec_matrix.shape)
+    users = np.arange(kuairec_matrix.shape[0])
+    ids, scores = run(
+        benchmark,
+        fit_means,
+        library,
+        "recommend-all-users-N10-filtered",
+        {"users": len(users), "nnz": int(kuairec_matrix.nnz)},
+        lambda: model.recommend(users, kuairec_matrix, N=10),
+    )
+    assert ids.shape == (len(users), min(10, kuairec_matrix.shape[1]))
+    assert np.all(np.diff(scores, axis=1) <= 0)
+
+
+@pytest.mark.parametrize("library", ["fastals", "implicit"])
+def test_similar_items_all(benchmark, kuairec_matrix, fit_means, library):
+    model = model_with_factors(library, kuairec_matrix.shape)
+    items = np.arange(kuairec_matrix.shape[1])
+    ids, _ = run(
+        benchmark,
+        fit_means,
+        library,
+        "similar-items-all-N10",
+        {"items": len(items)},
+        lambda: model.similar_items(items, N=10),
+    )
+    assert np.array_equal(ids[:, 0], items)  # each item is most similar to itself
