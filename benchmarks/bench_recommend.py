@@ -65,3 +65,17 @@ def test_similar_items_all(benchmark, kuairec_matrix, fit_means, library):
         lambda: model.similar_items(items, N=10),
     )
     assert np.array_equal(ids[:, 0], items)  # each item is most similar to itself
+
+
+@pytest.mark.parametrize("library", ["fastals", "implicit"])
+def test_recommend_scalar_calls(benchmark, kuairec_matrix, fit_means, library):
+    """200 scalar calls, as the seed notebook makes them (one user at a time)."""
+    model = model_with_factors(library, kuairec_matrix.shape)
+    users = range(min(200, kuairec_matrix.shape[0]))
+    rows = [kuairec_matrix[u] for u in users]
+
+    def loop():
+        return [model.recommend(u, rows[u], N=10) for u in users]
+
+    out = run(benchmark, fit_means, library, "recommend-200-scalar-calls", {}, loop)
+    assert len(out) == len(users)
