@@ -138,7 +138,7 @@ class AlternatingLeastSquares:
             )
         Cui = confidences(Cui, self.alpha, self.dtype)
         users = solvers.SweepMatrix(Cui)
-        items = solvers.SweepMatrix(Cui.T.tocsr())
+        items = users.transpose()
         del Cui
         self._init_factors(n_users, n_items)
         self._YtY = self._XtX = None

@@ -7,7 +7,7 @@ from . import reference
 from ._kernels.cg import cg_sweep
 from ._kernels.cholesky import cholesky_sweep
 from ._kernels.gram import gram
-from ._kernels.layout import partition_rows
+from ._kernels.layout import partition_rows, transpose_partitioned
 from ._kernels.loss import loss_rows
 
 SOLVERS = ("cg", "cholesky")
@@ -17,19 +17,27 @@ NO_LOSS = np.empty(0, np.float64)
 class SweepMatrix:
     """A confidence CSR prepared once per fit: rows reordered by ``partition_rows``.
 
-    ``csr`` views the same arrays as a plain (row-unsorted) CSR, for the reference path.
+    ``csr`` views the same arrays as a plain (row-unsorted) CSR, for the reference path;
+    ``transpose()`` gives the other side's SweepMatrix directly (no scipy transpose).
     """
 
-    def __init__(self, confidences):
-        self.shape = confidences.shape
-        self.indptr = confidences.indptr
-        self.indices, self.data, self.w_end, self.p_end = partition_rows(
-            confidences.indptr, confidences.indices, confidences.data
-        )
+    def __init__(self, confidences=None, *, parts=None, shape=None):
+        if confidences is not None:
+            shape = confidences.shape
+            indices, data, w_end, p_end = partition_rows(
+                confidences.indptr, confidences.indices, confidences.data
+            )
+            parts = (confidences.indptr, indices, data, w_end, p_end)
+        self.shape = shape
+        self.indptr, self.indices, self.data, self.w_end, self.p_end = parts
         # sum_{u,i} C_ui: |c| of the stored cells plus 1 for every absent one
         n_rows, n_cols = self.shape
         absent = n_rows * n_cols - len(self.data)
         self.total_confidence = float(np.abs(self.data).sum(dtype=np.float64) + absent)
+
+    def transpose(self):
+        parts = transpose_partitioned(self.shape[1], self.indptr, self.indices, self.data)
+        return SweepMatrix(parts=parts, shape=self.shape[::-1])
 
     @property
     def csr(self):

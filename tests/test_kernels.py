@@ -200,3 +200,15 @@ def test_loss_fused_into_the_sweep_equals_the_standalone_loss(dtype, solver, pro
     lam = float(solvers.rounded_regularization(0.5, solver, X.dtype))
     expected = reference.loss(Cui, X, Y, lam) * M.total_confidence - lam * float((Y**2).sum())
     assert numerator == pytest.approx(expected, rel=TOL[dtype] * 10, abs=TOL[dtype])
+
+
+@settings(max_examples=30, deadline=None)
+@given(problem=problems)
+def test_transpose_partitioned_equals_partition_of_scipy_transpose(problem):
+    seed, n_rows, n_cols, k, density = problem
+    Cui, _, _ = random_problem(seed, n_rows, n_cols, k, density, np.float32)
+    got = solvers.SweepMatrix(Cui).transpose()
+    expected = solvers.SweepMatrix(Cui.T.tocsr())
+    assert got.shape == expected.shape == (n_cols, n_rows)
+    for name in ("indptr", "indices", "data", "w_end", "p_end"):
+        assert np.array_equal(getattr(got, name), getattr(expected, name)), name

@@ -42,3 +42,43 @@ def partition_rows(indptr, indices, data):
             elif run == 1:
                 p_end[u] = pos
     return out_indices, out_data, w_end, p_end
+
+
+@jit()
+def transpose_partitioned(n_cols, indptr, indices, data):
+    """The transpose of a CSR, already in ``partition_rows`` order (one counting-sort pass).
+
+    Returns (indptr, indices, data, w_end, p_end) of the n_cols x n_rows matrix; within each
+    run the (new) column ids ascend, as ``partition_rows`` of a sorted transpose would give.
+    """
+    n_rows = indptr.shape[0] - 1
+    one = data.dtype.type(1)
+    counts = np.zeros((n_cols, 3), indptr.dtype)  # per column: |c| != 1, c == 1, c == -1
+    for idx in range(indices.shape[0]):
+        c = data[idx]
+        run = 0 if abs(c) != one else (1 if c == one else 2)
+        counts[indices[idx], run] += 1
+    out_indptr = np.zeros(n_cols + 1, indptr.dtype)
+    cursor = np.empty((n_cols, 3), indptr.dtype)
+    w_end = np.empty(n_cols, indptr.dtype)
+    p_end = np.empty(n_cols, indptr.dtype)
+    for j in range(n_cols):
+        start = out_indptr[j]
+        cursor[j, 0] = start
+        cursor[j, 1] = start + counts[j, 0]
+        cursor[j, 2] = cursor[j, 1] + counts[j, 1]
+        w_end[j] = cursor[j, 1]
+        p_end[j] = cursor[j, 2]
+        out_indptr[j + 1] = p_end[j] + counts[j, 2]
+    out_indices = np.empty(indices.shape[0], indices.dtype)
+    out_data = np.empty(indices.shape[0], data.dtype)
+    for u in range(n_rows):
+        for idx in range(indptr[u], indptr[u + 1]):
+            c = data[idx]
+            j = indices[idx]
+            run = 0 if abs(c) != one else (1 if c == one else 2)
+            pos = cursor[j, run]
+            out_indices[pos] = u
+            out_data[pos] = c
+            cursor[j, run] = pos + 1
+    return out_indptr, out_indices, out_data, w_end, p_end
