@@ -46,7 +46,7 @@ OPTIONAL_SCALAR_KEYS = ("random_state",)
 _UNREADABLE = (ValueError, EOFError, zipfile.BadZipFile, zlib.error, OSError)
 
 
-def save_model(model, path_or_file: PathOrFile) -> str | None:
+def save_model(model, path_or_file: PathOrFile, extra=None) -> str | None:
     """Write ``model`` to ``path_or_file`` in implicit 0.7.3's npz layout (never pickled).
 
     Parameters
@@ -82,6 +82,7 @@ def save_model(model, path_or_file: PathOrFile) -> str | None:
         has been written then.
     """
     arrays = model_arrays(model)
+    arrays.update(extra_arrays(extra or {}, arrays))
     if hasattr(path_or_file, "write"):
         np.savez(path_or_file, **arrays)
         return None
@@ -123,6 +124,30 @@ def model_arrays(model):
             _check_scalar_array(key, array)
         arrays[key] = array
     return arrays
+
+
+def extra_arrays(extra, model_keys):
+    """``extra`` (name -> array) checked: no clash with the model's keys, no object dtype.
+
+    Extra arrays (e.g. the CLI's id maps and training matrix) ride in the same npz; implicit's
+    ``load`` just sets them as attributes, and ``load_model`` ignores them (``load_extra``).
+    """
+    out = {}
+    for key, value in extra.items():
+        array = np.asarray(value)
+        if key in model_keys or key in REQUIRED_KEYS or key in FACTOR_KEYS:
+            raise ValueError(f"extra array name {key!r} clashes with a model key")
+        if array.dtype.kind == "O":
+            raise ValueError(f"extra array {key!r} has object dtype: it would need pickle")
+        out[key] = array
+    return out
+
+
+def load_extra(path_or_file: PathOrFile, keys) -> dict:
+    """The arrays named ``keys`` in a file saved with ``save_model(..., extra=...)``."""
+    source = path_or_file if hasattr(path_or_file, "read") else npz_path(path_or_file)
+    with np.load(source, allow_pickle=False) as data:
+        return {key: data[key] for key in keys if key in data.files}
 
 
 def _storable_seed(random_state):
