@@ -18,6 +18,10 @@ KUAIREC_FACTOR_RTOL = 1e-3  # KuaiRec-like float32 run: factors
 KUAIREC_LOSS_RTOL = 1e-4  # KuaiRec-like float32 run: per-iteration loss
 
 
+# evaluation metrics vs implicit.evaluation and the plain-Python oracle
+METRIC_RTOL = 1e-9
+
+
 def rel_err(a, b, scale=0.0):
     """||a - b|| / max(||b||, scale) in float64; ``scale`` guards answers near 0."""
     a = np.asarray(a, np.float64)
