@@ -16,7 +16,7 @@ $(VENV)/.dev: pyproject.toml $(VENV)/.runtime
 	touch $@
 
 demo: $(VENV)/.runtime
-	$(PY) -m fastals demo
+	$(PY) -m fastals kuairec
 
 test: $(VENV)/.dev
 	$(PY) -m pytest -q

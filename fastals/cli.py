@@ -3,8 +3,11 @@
 import argparse
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
+
+from .cli_model import CommandError, add_parsers
 
 
 def _demo(args):
@@ -54,6 +57,30 @@ def _demo(args):
     return 0
 
 
+def _kuairec(args):
+    import json
+
+    from .pipeline import format_report, run_kuairec
+
+    if args.data_dir is not None and not args.data_dir.is_dir():
+        raise SystemExit(f"fastals kuairec: --data-dir {args.data_dir} is not a folder")
+    result = run_kuairec(
+        args.data_dir,
+        scale=args.scale,
+        seed=args.seed,
+        iterations=args.iterations,
+        show_progress=not args.quiet,
+        num_threads=args.threads,
+    )
+    result.pop("model")
+    where = result["data_dir"] or f"a generated KuaiRec-format folder (scale {args.scale})"
+    print(f"KuaiRec pipeline on {where}")
+    print(format_report(result))
+    if args.json:
+        print(json.dumps(result, default=float))
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="fastals", description=__doc__)
     sub = parser.add_subparsers(dest="command")
@@ -69,6 +96,31 @@ def build_parser():
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(func=_demo)
+
+    kuairec = sub.add_parser(
+        "kuairec", help="the seed notebook's KuaiRec pipeline: train on big, evaluate on small"
+    )
+    kuairec.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="KuaiRec data folder (default: generate a KuaiRec-format one)",
+    )
+    kuairec.add_argument(
+        "--scale",
+        type=float,
+        default=0.05,
+        help="size of the generated folder when --data-dir is not given",
+    )
+    kuairec.add_argument("--seed", type=int, default=0)
+    kuairec.add_argument("--iterations", type=int, default=15)
+    kuairec.add_argument("--threads", type=int, default=0, help="0 = all cores")
+    kuairec.add_argument(
+        "--json", action="store_true", help="print the results as one JSON object on the last line"
+    )
+    kuairec.add_argument("--quiet", action="store_true", help="no progress bars")
+    kuairec.set_defaults(func=_kuairec)
+    add_parsers(sub)
     return parser
 
 
@@ -76,7 +128,11 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        args = parser.parse_args(["demo", *(argv or sys.argv[1:])])
-    if not 0 < args.scale <= 1:
+        args = parser.parse_args(["kuairec", *(argv or sys.argv[1:])])
+    if hasattr(args, "scale") and not 0 < args.scale <= 1:
         parser.error("--scale must be in (0, 1]")
-    return args.func(args)
+    try:
+        return args.func(args)
+    except CommandError as exc:
+        print(f"fastals {args.command}: {exc}", file=sys.stderr)
+        return 2

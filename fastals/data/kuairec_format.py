@@ -1,0 +1,713 @@
+"""A KuaiRec-format data folder from a planted taste model, at any scale.
+
+:func:`write_kuairec_folder` writes the six KuaiRec 2.0 CSV files with the
+real files' columns and quirks, so the whole seed pipeline (load, clean, index,
+fit, evaluate on ``small_matrix``) runs and is tested without the real data.
+The shapes follow the real data's published statistics (see
+``shared/docs/kuairec.md``); where a statistic is not published, the choice
+made here is stated below as an assumption.
+
+Sizes. ``scale`` is the share of the real row counts: users and videos are
+both ``sqrt(scale)`` times the real 7,176 and 10,728, so densities stay as in
+KuaiRec (big_matrix ~16% of cells, small_matrix ~99.6% of its block).
+
+=====================  ==========  ==========  ============
+scale                  1.0         0.02        0.001
+=====================  ==========  ==========  ============
+users / videos         7176/10728  1015/1517   227/339
+small users / videos   1411/3327   200/471     45/105
+big_matrix rows        ~12.5M      ~250k       ~12.5k
+small_matrix rows      ~4.68M      ~94k        ~4.7k
+=====================  ==========  ==========  ============
+
+Measured once at scale 1.0 (seed 0) on 2 shared CPU cores: 130 s, 1.57 GB of
+CSV (big_matrix 12,556,276 rows / 1.10 GB, small_matrix 4,676,475 rows /
+0.40 GB, item_daily_features 345,727 rows / 73 MB); about 80% of the time is
+pandas ``to_csv``. That run peaked at 1.27 GB RSS because small_matrix was
+then written in 2M-row chunks; chunks are now ~300k rows for both matrices
+at any scale, and the largest remaining step, item_daily_features at full
+size, peaks at 0.53 GB (measured alone), so expect ~0.6 GB. Scale 0.1 takes
+~15 s and peaks at 0.42 GB (~0.2 GB of it the imported libraries).
+
+The planted model
+-----------------
+Each user u and video i have taste vectors ``x_u ~ N(0, I_8)`` and
+``y_i ~ N(0, I_8) / sqrt(8)`` and biases ``b_u, b_i ~ N(0, 0.4^2)``. A watch
+has ``t = x_u . y_i + b_u + b_i + e`` with fresh noise ``e ~ N(0, 0.5^2)`` and
+
+    watch_ratio = 0.72 * exp(0.71 * t / sd(t))
+
+(median 0.72, about 7% of watches at ``watch_ratio >= 2`` (7.2% measured at scale 1): the real
+median, and the positive share reported for the real big_matrix).
+``play_duration = round(watch_ratio * video_duration)`` and the written
+``watch_ratio`` is exactly ``play_duration / video_duration``. Which videos
+a user watches in big_matrix does not depend on taste (Poisson sampling with
+power-law video popularity and a per-user activity level), so a model that
+learns ``x_u . y_i + b_i`` from the positives in big_matrix ranks each
+small_matrix user's videos better than popularity does.
+
+Quirks reproduced
+-----------------
+- big_matrix leaves out every (small user, small video) cell, so no
+  small_matrix pair occurs in it; every user and video appears in it.
+- Re-watches: 5% of big_matrix's clean rows repeat a (user, video) pair at
+  another time with a new ``watch_ratio`` (an assumption: the real share is
+  not published).
+- Exact duplicate rows: 7.71% of big_matrix's rows (the seed removed 7.71%),
+  written right after the row they copy.
+- small_matrix covers 99.62% of its block; 3.89% of its rows have empty
+  ``time``, ``date`` and ``timestamp`` (the seed removed 3.89%).
+- ``time`` is local time, e.g. ``2020-07-05 05:27:48.378``; ``date`` is its
+  day, e.g. ``20200705``; ``timestamp`` is the epoch of ``time`` read as UTC+8
+  (``1593898068.378``). Rows are user-major and in time order per user.
+- social_network (6.6% of users, 1-5 friends) and item_categories (1-4 tags,
+  mean ~1.18) hold list strings such as ``"[27, 9]"``; user_features has
+  KuaiRec's 31 columns with ~3.9% of rows holding a NaN; item_daily_features
+  has KuaiRec's 58 columns with ~30% of rows holding a NaN.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from fastals.data.kuairec import (
+    INTERACTION_COLUMNS,
+    ITEM_DAILY_FEATURES_COLUMNS,
+    TABLE_FILES,
+    USER_FEATURES_COLUMNS,
+)
+
+__all__ = ["write_kuairec_folder"]
+
+# ---------------------------------------------------------------- real-data constants
+REAL_USERS, REAL_VIDEOS = 7176, 10728
+REAL_SMALL_USERS, REAL_SMALL_VIDEOS = 1411, 3327
+REAL_BIG_ROWS = 12_530_806
+REAL_BIG_CLEAN_ROWS = 11_564_987
+REAL_SOCIAL_USERS = 472
+REAL_DAILY_ROWS = 343_341
+DUPLICATE_SHARE = 1.0 - REAL_BIG_CLEAN_ROWS / REAL_BIG_ROWS  # 7.71% of written rows
+REWATCH_SHARE = 0.05  # of clean rows (assumption)
+SMALL_DENSITY = 4_676_570 / (REAL_SMALL_USERS * REAL_SMALL_VIDEOS)  # 99.62%
+SMALL_NAN_SHARE = 181_992 / 4_676_570  # 3.89%
+
+# big_matrix and small_matrix periods, local time (UTC+8), as in KuaiRec.
+BIG_START, BIG_END = (
+    np.datetime64("2020-06-23T08:34:11.373"),
+    np.datetime64("2020-09-10T07:32:12.427"),
+)
+SMALL_START = np.datetime64("2020-07-04T02:23:26.060")
+SMALL_END = np.datetime64("2020-09-05T23:57:23.683")
+DAILY_FIRST, DAILY_DAYS = np.datetime64("2020-07-05"), 63
+UTC_OFFSET_MS = 8 * 3600 * 1000
+
+# ---------------------------------------------------------------- model constants
+TASTE_RANK = 8
+BIAS_SD = 0.4
+NOISE_SD = 0.5
+MEDIAN_WATCH_RATIO = 0.72
+LOG_SPREAD = 0.71  # sd of log(watch_ratio): P(watch_ratio >= 2) ~ 7.5%
+POPULARITY_EXPONENT = 0.6
+CHUNK_CELLS = 1 << 21  # dense cells per chunk of users (part of the random stream)
+# Each chunk writes ~300k rows whatever the scale, so memory does not grow with it.
+
+
+def _sizes(scale: float) -> dict[str, int]:
+    f = float(np.sqrt(scale))
+    n_users = max(30, round(REAL_USERS * f))
+    n_videos = max(40, round(REAL_VIDEOS * f))
+    return {
+        "users": n_users,
+        "videos": n_videos,
+        "small_users": min(n_users - 10, max(6, round(REAL_SMALL_USERS * f))),
+        "small_videos": min(n_videos - 10, max(12, round(REAL_SMALL_VIDEOS * f))),
+        "social_users": max(2, round(REAL_SOCIAL_USERS * f)),
+        "min_rows": max(3, round(100 * f)),
+    }
+
+
+class _Taste:
+    """The planted taste model (see the module docstring)."""
+
+    def __init__(self, n_users: int, n_videos: int, rng: np.random.Generator):
+        self.user_f = rng.standard_normal((n_users, TASTE_RANK)).astype(np.float32)
+        self.video_f = (rng.standard_normal((n_videos, TASTE_RANK)) / np.sqrt(TASTE_RANK)).astype(
+            np.float32
+        )
+        self.user_b = (BIAS_SD * rng.standard_normal(n_users)).astype(np.float32)
+        self.video_b = (BIAS_SD * rng.standard_normal(n_videos)).astype(np.float32)
+        self.sd = float(np.sqrt(1.0 + 2 * BIAS_SD**2 + NOISE_SD**2))
+
+    def watch_ratio(
+        self, users: np.ndarray, videos: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        """One fresh watch_ratio (float64) per (user, video) row."""
+        t = np.einsum("ij,ij->i", self.user_f[users], self.video_f[videos], dtype=np.float64)
+        t += self.user_b[users] + self.video_b[videos]
+        t += NOISE_SD * rng.standard_normal(users.size)
+        return MEDIAN_WATCH_RATIO * np.exp(LOG_SPREAD * t / self.sd)
+
+
+def _user_chunks(n_users: int, n_cols: int, cells: int = CHUNK_CELLS) -> Iterator[tuple[int, int]]:
+    step = max(1, cells // max(n_cols, 1))
+    for start in range(0, n_users, step):
+        yield start, min(start + step, n_users)
+
+
+def _inclusion_scale(targets: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Per-row c with ``sum_i min(1, c * weights_i) == targets`` (vectorised bisection)."""
+    w = np.sort(weights[weights > 0])[::-1]
+    tail = np.concatenate([np.cumsum(w[::-1])[::-1], [0.0]])  # tail[j] = sum(w[j:])
+    neg_w = -w
+
+    def expected(c: np.ndarray) -> np.ndarray:
+        n_capped = np.searchsorted(neg_w, -1.0 / c, side="right")
+        return n_capped + c * tail[n_capped]
+
+    lo = np.full(targets.shape, 1e-12)
+    hi = np.full(targets.shape, 1.0 / w[-1])
+    for _ in range(60):
+        mid = np.sqrt(lo * hi)
+        below = expected(mid) < targets
+        lo = np.where(below, mid, lo)
+        hi = np.where(below, hi, mid)
+    return hi
+
+
+def _times(
+    n: int, start: np.datetime64, end: np.datetime64, rng: np.random.Generator
+) -> np.ndarray:
+    """Uniform local times in [start, end], datetime64[ms]."""
+    span = int((end - start) / np.timedelta64(1, "ms"))
+    return start + rng.integers(0, span + 1, n).astype("timedelta64[ms]")
+
+
+def _time_columns(local: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``time`` text, ``date`` (int64 YYYYMMDD) and ``timestamp`` (UTC+8 epoch, float64)."""
+    text = np.strings.replace(np.datetime_as_string(local, unit="ms"), "T", " ")
+    days = local.astype("datetime64[D]")
+    months = local.astype("datetime64[M]")
+    year = local.astype("datetime64[Y]").astype(np.int64) + 1970
+    month = months.astype(np.int64) % 12 + 1
+    day = (days - months.astype("datetime64[D]")).astype(np.int64) + 1
+    date = year * 10000 + month * 100 + day
+    stamp = (local.astype(np.int64) - UTC_OFFSET_MS) / 1000.0
+    return text.astype(object), date, stamp
+
+
+def _interaction_frame(
+    users: np.ndarray,
+    videos: np.ndarray,
+    watch_ratio: np.ndarray,
+    durations: np.ndarray,
+    local: np.ndarray,
+    nan_time: np.ndarray | None = None,
+) -> pd.DataFrame:
+    video_duration = durations[videos]
+    play = np.rint(watch_ratio * video_duration).astype(np.int64)
+    text, date, stamp = _time_columns(local)
+    date_col: np.ndarray | pd.arrays.IntegerArray = date
+    if nan_time is not None and nan_time.any():
+        text[nan_time] = None
+        stamp[nan_time] = np.nan
+        date_col = pd.array(date, dtype="Int64")
+        date_col[nan_time] = pd.NA
+    frame = pd.DataFrame(
+        {
+            "user_id": users,
+            "video_id": videos,
+            "play_duration": play,
+            "video_duration": video_duration,
+            "time": text,
+            "date": date_col,
+            "timestamp": stamp,
+            "watch_ratio": play / video_duration,
+        }
+    )
+    return frame[list(INTERACTION_COLUMNS)]
+
+
+class _CsvWriter:
+    """Append frames to ``<final>.tmp``; ``commit()`` renames it into place."""
+
+    def __init__(self, final: Path):
+        self.final = final
+        self.tmp = final.with_name(final.name + ".tmp")
+        self.handle = open(self.tmp, "w", newline="", encoding="utf-8")  # noqa: SIM115
+        self.header = True
+
+    def write(self, frame: pd.DataFrame) -> None:
+        frame.to_csv(self.handle, index=False, header=self.header, lineterminator="\n")
+        self.header = False
+
+    def commit(self) -> None:
+        self.handle.close()
+        os.replace(self.tmp, self.final)
+
+    def abort(self) -> None:
+        self.handle.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+def _write_frame(path: Path, frame: pd.DataFrame) -> None:
+    writer = _CsvWriter(path)
+    try:
+        writer.write(frame)
+    except BaseException:
+        writer.abort()
+        raise
+    writer.commit()
+
+
+# ---------------------------------------------------------------- big_matrix
+
+
+def _big_matrix(
+    path: Path,
+    sizes: dict[str, int],
+    taste: _Taste,
+    durations: np.ndarray,
+    small_user: np.ndarray,
+    small_video: np.ndarray,
+    scale: float,
+    rng: np.random.Generator,
+    show_progress: bool,
+) -> dict[str, int]:
+    n_users, n_videos = sizes["users"], sizes["videos"]
+    allowed = np.where(small_user, n_videos - small_video.sum(), n_videos).astype(np.float64)
+    pairs_target = REAL_BIG_CLEAN_ROWS * (1.0 - REWATCH_SHARE) * scale
+    mean_density = pairs_target / allowed.sum()
+    # Activity: most users near the mean, a light tail and a few heavy users.
+    g = np.clip(rng.normal(1.05, 0.3, n_users), 0.3, None)
+    light = rng.random(n_users) < 0.05
+    heavy = rng.random(n_users) < 0.02
+    g[light] = rng.uniform(0.05, 0.4, light.sum())
+    g[heavy] = rng.uniform(2.0, 5.0, heavy.sum())
+    targets = np.clip(mean_density * g / g.mean() * allowed, sizes["min_rows"], 0.95 * allowed)
+
+    weights = np.arange(1, n_videos + 1, dtype=np.float64) ** -POPULARITY_EXPONENT
+    weights = rng.permutation(weights)
+    scale_c = np.empty(n_users)
+    masked = np.where(small_video, 0.0, weights)
+    scale_c[~small_user] = _inclusion_scale(targets[~small_user], weights)
+    scale_c[small_user] = _inclusion_scale(targets[small_user], masked)
+    # Coverage: every video is watched by some non-small user, every user watches something.
+    big_only_users = np.flatnonzero(~small_user)
+    forced_user_of_video = big_only_users[rng.integers(0, big_only_users.size, n_videos)]
+    non_small_videos = np.flatnonzero(~small_video)
+    forced_video = np.where(
+        small_user,
+        non_small_videos[rng.integers(0, non_small_videos.size, n_users)],
+        rng.integers(0, n_videos, n_users),
+    )
+    w32 = weights.astype(np.float32)
+    p_rewatch = REWATCH_SHARE / (1.0 - REWATCH_SHARE)
+    p_duplicate = DUPLICATE_SHARE / (1.0 - DUPLICATE_SHARE)
+
+    counts = {"rows": 0, "pairs": 0, "rewatch_rows": 0, "duplicate_rows": 0, "positive_rows": 0}
+    writer = _CsvWriter(path)
+    try:
+        chunks = list(_user_chunks(n_users, n_videos))
+        for start, stop in tqdm(chunks, desc="writing big_matrix", disable=not show_progress):
+            rows = stop - start
+            prob = np.minimum(scale_c[start:stop, None].astype(np.float32) * w32[None, :], 1.0)
+            prob[np.ix_(small_user[start:stop], small_video)] = 0.0
+            prob[np.arange(rows), forced_video[start:stop]] = 1.0
+            mine = (forced_user_of_video >= start) & (forced_user_of_video < stop)
+            prob[forced_user_of_video[mine] - start, np.flatnonzero(mine)] = 1.0
+            flat = np.flatnonzero(rng.random(prob.shape, dtype=np.float32) < prob)
+            users = (start + flat // n_videos).astype(np.int64)
+            videos = (flat % n_videos).astype(np.int64)
+            counts["pairs"] += users.size
+            # Re-watches: the same pair again, at another time, with a new watch.
+            again = rng.random(users.size) < p_rewatch
+            users = np.concatenate([users, users[again]])
+            videos = np.concatenate([videos, videos[again]])
+            counts["rewatch_rows"] += int(again.sum())
+            ratio = taste.watch_ratio(users, videos, rng)
+            local = _times(users.size, BIG_START, BIG_END, rng)
+            order = np.lexsort((local, users))  # user-major, time order per user
+            users, videos, ratio, local = users[order], videos[order], ratio[order], local[order]
+            # Exact duplicates, each written right after the row it copies.
+            copies = 1 + (rng.random(users.size) < p_duplicate)
+            counts["duplicate_rows"] += int(copies.sum() - users.size)
+            frame = _interaction_frame(users, videos, ratio, durations, local)
+            frame = frame.iloc[np.repeat(np.arange(len(frame)), copies)]
+            counts["positive_rows"] += int((frame["watch_ratio"].to_numpy() >= 2).sum())
+            counts["rows"] += len(frame)
+            writer.write(frame)
+    except BaseException:
+        writer.abort()
+        raise
+    writer.commit()
+    return counts
+
+
+# ---------------------------------------------------------------- small_matrix
+
+
+def _small_matrix(
+    path: Path,
+    taste: _Taste,
+    durations: np.ndarray,
+    small_users: np.ndarray,
+    small_videos: np.ndarray,
+    rng: np.random.Generator,
+    show_progress: bool,
+) -> dict[str, int]:
+    n_su, n_sv = small_users.size, small_videos.size
+    counts = {"rows": 0, "nan_time_rows": 0, "positive_rows": 0}
+    writer = _CsvWriter(path)
+    try:
+        # small_matrix is ~dense: ~CHUNK_CELLS / 8 rows a chunk, as big_matrix's (16% of its cells)
+        chunks = list(_user_chunks(n_su, n_sv, CHUNK_CELLS // 8))
+        for start, stop in tqdm(chunks, desc="writing small_matrix", disable=not show_progress):
+            flat = np.flatnonzero(rng.random((stop - start, n_sv)) < SMALL_DENSITY)
+            users = small_users[start + flat // n_sv]
+            videos = small_videos[flat % n_sv]
+            ratio = taste.watch_ratio(users, videos, rng)
+            local = _times(users.size, SMALL_START, SMALL_END, rng)
+            nan_time = rng.random(users.size) < SMALL_NAN_SHARE
+            # user-major; timed rows in time order, then the rows without a time
+            order = np.lexsort((local, nan_time, users))
+            users, videos, ratio, local, nan_time = (
+                a[order] for a in (users, videos, ratio, local, nan_time)
+            )
+            frame = _interaction_frame(users, videos, ratio, durations, local, nan_time)
+            counts["rows"] += len(frame)
+            counts["nan_time_rows"] += int(nan_time.sum())
+            counts["positive_rows"] += int((frame["watch_ratio"].to_numpy() >= 2).sum())
+            writer.write(frame)
+    except BaseException:
+        writer.abort()
+        raise
+    writer.commit()
+    return counts
+
+
+# ---------------------------------------------------------------- side tables
+
+
+def _list_strings(lists: list[np.ndarray]) -> np.ndarray:
+    return np.array(["[" + ", ".join(str(int(v)) for v in x) + "]" for x in lists], dtype=object)
+
+
+def _social_network(n_users: int, n_social: int, rng: np.random.Generator) -> pd.DataFrame:
+    members = np.sort(rng.choice(n_users, size=min(n_social, n_users), replace=False))
+    n_friends = rng.choice([1, 2, 3, 4, 5], size=members.size, p=[0.55, 0.2, 0.12, 0.08, 0.05])
+    friends = []
+    for user, k in zip(members, n_friends, strict=True):
+        pool = rng.choice(n_users - 1, size=min(int(k), n_users - 1), replace=False)
+        friends.append(np.where(pool >= user, pool + 1, pool))  # never oneself
+    return pd.DataFrame({"user_id": members, "friend_list": _list_strings(friends)})
+
+
+def _item_categories(n_videos: int, rng: np.random.Generator) -> pd.DataFrame:
+    n_tags = rng.choice([1, 2, 3, 4], size=n_videos, p=[0.835, 0.15, 0.013, 0.002])
+    tag_p = np.arange(1, 32, dtype=np.float64) ** -0.7
+    tag_p = rng.permutation(tag_p / tag_p.sum())
+    feats = [rng.choice(31, size=int(k), replace=False, p=tag_p) for k in n_tags]
+    return pd.DataFrame({"video_id": np.arange(n_videos), "feat": _list_strings(feats)})
+
+
+def _binned(values: np.ndarray, edges: list[float], labels: list[str], right: bool) -> np.ndarray:
+    idx = np.searchsorted(np.asarray(edges), values, side="left" if right else "right")
+    return np.asarray(labels, dtype=object)[idx]
+
+
+def _user_features(n_users: int, rng: np.random.Generator) -> tuple[pd.DataFrame, int]:
+    n = n_users
+    follow = np.where(rng.random(n) < 0.05, 0, np.rint(rng.lognormal(3.0, 1.3, n))).astype(np.int64)
+    fans = np.where(rng.random(n) < 0.4, 0, np.rint(rng.lognormal(0.8, 1.5, n))).astype(np.int64)
+    friend = np.where(rng.random(n) < 0.5, 0, np.rint(rng.lognormal(0.7, 1.0, n))).astype(np.int64)
+    register = np.rint(15 + rng.lognormal(5.3, 0.9, n)).astype(np.int64)
+    cols: dict[str, np.ndarray] = {
+        "user_id": np.arange(n),
+        "user_active_degree": rng.choice(
+            np.array(["full_active", "high_active", "middle_active", "UNKNOWN"], dtype=object),
+            size=n,
+            p=[0.55, 0.3, 0.14, 0.01],
+        ),
+        "is_lowactive_period": (rng.random(n) < 0.01).astype(np.int64),
+        "is_live_streamer": (rng.random(n) < 0.02).astype(np.int64),
+        "is_video_author": (rng.random(n) < 0.1).astype(np.int64),
+        "follow_user_num": follow,
+        "follow_user_num_range": _binned(
+            follow,
+            [0, 10, 50, 100, 150, 250, 500],
+            ["0", "(0,10]", "(10,50]", "(50,100]", "(100,150]", "(150,250]", "(250,500]", "500+"],
+            right=True,
+        ),
+        "fans_user_num": fans,
+        "fans_user_num_range": _binned(
+            fans,
+            [1, 10, 100, 1000, 5000, 10000],
+            ["0", "[1,10)", "[10,100)", "[100,1k)", "[1k,5k)", "[5k,1w)", "[1w,10w)"],
+            right=False,
+        ),
+        "friend_user_num": friend,
+        "friend_user_num_range": _binned(
+            friend,
+            [1, 5, 30, 60, 120, 250],
+            ["0", "[1,5)", "[5,30)", "[30,60)", "[60,120)", "[120,250)", "250+"],
+            right=False,
+        ),
+        "register_days": register,
+        "register_days_range": _binned(
+            register,
+            [30, 60, 90, 180, 365, 730],
+            ["15-30", "31-60", "61-90", "91-180", "181-365", "366-730", "730+"],
+            right=True,
+        ),
+    }
+    cards = [2, 8, 30, 1076, 12, 10, 3, 47, 340, 7, 5, 3, 2, 2, 2, 2, 2, 2]
+    for k, card in enumerate(cards):
+        cols[f"onehot_feat{k}"] = rng.integers(0, card, n)
+    # NaN as in KuaiRec: onehot_feat4 on ~2.8% of rows, onehot_feat12..17 together on ~1.05%
+    # (written as empty fields; the other values print as integers, as in the real file).
+    u = rng.random(n)
+    nan4 = u < 0.028
+    nan12 = (u >= 0.028) & (u < 0.0385)
+    for k, mask in [(4, nan4)] + [(k, nan12) for k in range(12, 18)]:
+        column = pd.array(cols[f"onehot_feat{k}"], dtype="Int64")
+        column[mask] = pd.NA
+        cols[f"onehot_feat{k}"] = column
+    frame = pd.DataFrame(cols)
+    return frame[list(USER_FEATURES_COLUMNS)], int((nan4 | nan12).sum())
+
+
+# (column, share of show_cnt) for the derived per-day counts.
+_DAILY_RATES = {
+    "show_user_num": 0.97,
+    "play_cnt": 0.9,
+    "play_user_num": 0.85,
+    "complete_play_cnt": 0.35,
+    "complete_play_user_num": 0.33,
+    "valid_play_cnt": 0.6,
+    "valid_play_user_num": 0.58,
+    "long_time_play_cnt": 0.3,
+    "long_time_play_user_num": 0.29,
+    "short_time_play_cnt": 0.4,
+    "short_time_play_user_num": 0.38,
+    "like_cnt": 0.03,
+    "like_user_num": 0.028,
+    "click_like_cnt": 0.02,
+    "double_click_cnt": 0.01,
+    "cancel_like_cnt": 0.001,
+    "cancel_like_user_num": 0.001,
+    "comment_cnt": 0.004,
+    "comment_user_num": 0.003,
+    "direct_comment_cnt": 0.003,
+    "reply_comment_cnt": 0.001,
+    "delete_comment_cnt": 0.0002,
+    "delete_comment_user_num": 0.0002,
+    "comment_like_cnt": 0.002,
+    "comment_like_user_num": 0.0015,
+    "follow_cnt": 0.002,
+    "follow_user_num": 0.002,
+    "cancel_follow_cnt": 0.0002,
+    "cancel_follow_user_num": 0.0002,
+    "share_cnt": 0.002,
+    "share_user_num": 0.0018,
+    "download_cnt": 0.001,
+    "download_user_num": 0.001,
+    "report_cnt": 0.0001,
+    "report_user_num": 0.0001,
+    "reduce_similar_cnt": 0.0005,
+    "reduce_similar_user_num": 0.0005,
+    "collect_cnt": 0.001,
+    "collect_user_num": 0.001,
+    "cancel_collect_cnt": 0.0001,
+    "cancel_collect_user_num": 0.0001,
+}
+# NaN shares per row in KuaiRec's item_daily_features (independent here: ~30% of rows).
+_DAILY_NAN = {"video_duration": 0.0309, "video_tag_name": 0.0945, "collect": 0.203}
+
+
+def _item_daily_features(
+    n_videos: int, durations: np.ndarray, rng: np.random.Generator
+) -> tuple[pd.DataFrame, int]:
+    days = rng.integers(1, DAILY_DAYS + 1, n_videos)  # rows per video, mean ~32 (real 32.0)
+    first = rng.integers(0, DAILY_DAYS - days + 1)
+    video = np.repeat(np.arange(n_videos), days)
+    offset = np.arange(video.size) - np.repeat(np.cumsum(days) - days, days) + first[video]
+    day = DAILY_FIRST + offset.astype("timedelta64[D]")
+    n = video.size
+    # Per-video constants.
+    upload = (
+        DAILY_FIRST
+        - rng.integers(0, 400, n_videos).astype("timedelta64[D]")
+        + first.astype("timedelta64[D]")
+    )
+    tag_id = rng.integers(0, 40, n_videos)
+    width = rng.choice([576, 720, 1080], size=n_videos, p=[0.2, 0.6, 0.2])
+    portrait = rng.random(n_videos) < 0.85
+    height = np.where(portrait, width * 16 // 9, width * 9 // 16)
+    vtype = rng.choice(np.array(["NORMAL", "AD"], dtype=object), size=n_videos, p=[0.98, 0.02])
+    utype = rng.choice(
+        np.array(["ShortImport", "Web", "Kmovie", "LongImport", "ShortCamera"], dtype=object),
+        size=n_videos,
+        p=[0.5, 0.2, 0.1, 0.1, 0.1],
+    )
+    cols: dict[str, np.ndarray] = {
+        "video_id": video,
+        "date": np.strings.replace(np.datetime_as_string(day), "-", "").astype(np.int64),
+        "author_id": rng.integers(0, max(2, n_videos // 2), n_videos)[video],
+        "video_type": vtype[video],
+        "upload_dt": np.datetime_as_string(upload).astype(object)[video],
+        "upload_type": utype[video],
+        "visible_status": rng.choice(
+            np.array(["public", "friend_visible", "private"], dtype=object),
+            size=n_videos,
+            p=[0.97, 0.01, 0.02],
+        )[video],
+        "video_duration": durations[video].astype(np.float64),
+        "video_width": width[video],
+        "video_height": height[video],
+        "music_id": rng.integers(0, 10 * n_videos, n_videos)[video],
+        "video_tag_id": tag_id[video],
+        "video_tag_name": np.array([f"tag_{t}" for t in range(40)], dtype=object)[tag_id][video],
+    }
+    show = rng.poisson(rng.lognormal(6.0, 1.5, n_videos)[video] * rng.uniform(0.3, 1.2, n))
+    cols["show_cnt"] = show
+    for name, rate in _DAILY_RATES.items():
+        cols[name] = rng.binomial(show, rate)
+    cols["play_duration"] = cols["play_cnt"] * np.rint(0.8 * durations[video]).astype(np.int64)
+    cols["play_progress"] = np.round(rng.beta(4, 3, n), 6)
+    cols["comment_stay_duration"] = cols["comment_cnt"] * rng.integers(0, 20000, n)
+    frame = pd.DataFrame(cols)
+    nan_dur = rng.random(n) < _DAILY_NAN["video_duration"]
+    nan_tag = rng.random(n) < _DAILY_NAN["video_tag_name"]
+    nan_collect = rng.random(n) < _DAILY_NAN["collect"]
+    frame.loc[nan_dur, "video_duration"] = np.nan
+    frame.loc[nan_tag, "video_tag_name"] = None
+    collect = ["collect_cnt", "collect_user_num", "cancel_collect_cnt", "cancel_collect_user_num"]
+    frame[collect] = frame[collect].astype("Int64")
+    frame.loc[nan_collect, collect] = pd.NA
+    return frame[list(ITEM_DAILY_FEATURES_COLUMNS)], int((nan_dur | nan_tag | nan_collect).sum())
+
+
+# ---------------------------------------------------------------- public API
+
+
+def write_kuairec_folder(
+    path: str | os.PathLike,
+    scale: float = 0.02,
+    seed: int = 0,
+    *,
+    show_progress: bool = False,
+) -> dict:
+    """Write a KuaiRec-format folder (the six CSVs) from a planted taste model.
+
+    See the module docstring for the model, the sizes and the quirks. The same
+    ``(scale, seed)`` gives byte-identical files. Memory stays bounded: the
+    interaction tables are generated and written in chunks of users.
+
+    Parameters
+    ----------
+    path : path-like
+        Folder to write (created if needed; existing KuaiRec files are replaced).
+        Each file is written to ``<name>.csv.tmp`` and renamed when complete.
+    scale : float
+        Share of the real KuaiRec row counts, in (0, 1]: 1.0 gives 7,176 users,
+        10,728 videos and ~12.5M big_matrix rows; 0.02 (default) ~250k rows.
+    seed : int
+        Seed of ``np.random.default_rng`` (each table draws from its own stream).
+    show_progress : bool
+        tqdm bars while writing the interaction tables.
+
+    Returns
+    -------
+    dict
+        ``path``, ``scale``, ``seed``, ``users``, ``videos``, ``small_users``,
+        ``small_videos``, ``rows`` (table -> rows written), ``big_pairs``
+        (distinct pairs), ``big_rewatch_rows``, ``big_duplicate_rows``,
+        ``big_positive_rows`` and ``small_positive_rows`` (``watch_ratio >= 2``,
+        duplicates included), ``small_nan_time_rows``,
+        ``user_features_nan_rows``, ``item_daily_features_nan_rows``,
+        ``bytes`` (table -> file size) and ``seconds``.
+    """
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale <= 1:
+        raise ValueError(f"scale must be a number in (0, 1], got {scale!r}")
+    started = time.perf_counter()
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    sizes = _sizes(float(scale))
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(7)]
+    model_rng, big_rng, small_rng, social_rng, cat_rng, user_rng, daily_rng = streams
+
+    n_users, n_videos = sizes["users"], sizes["videos"]
+    taste = _Taste(n_users, n_videos, model_rng)
+    durations = np.clip(np.rint(model_rng.lognormal(np.log(9000.0), 0.6, n_videos)), 1000, 300_000)
+    durations = durations.astype(np.int64)
+    small_users = np.sort(model_rng.choice(n_users, size=sizes["small_users"], replace=False))
+    small_videos = np.sort(model_rng.choice(n_videos, size=sizes["small_videos"], replace=False))
+    small_user = np.zeros(n_users, dtype=bool)
+    small_user[small_users] = True
+    small_video = np.zeros(n_videos, dtype=bool)
+    small_video[small_videos] = True
+
+    big = _big_matrix(
+        folder / TABLE_FILES["big_matrix"],
+        sizes,
+        taste,
+        durations,
+        small_user,
+        small_video,
+        float(scale),
+        big_rng,
+        show_progress,
+    )
+    small = _small_matrix(
+        folder / TABLE_FILES["small_matrix"],
+        taste,
+        durations,
+        small_users,
+        small_videos,
+        small_rng,
+        show_progress,
+    )
+    social = _social_network(n_users, sizes["social_users"], social_rng)
+    _write_frame(folder / TABLE_FILES["social_network"], social)
+    categories = _item_categories(n_videos, cat_rng)
+    _write_frame(folder / TABLE_FILES["item_categories"], categories)
+    users_frame, user_nan = _user_features(n_users, user_rng)
+    _write_frame(folder / TABLE_FILES["user_features"], users_frame)
+    daily, daily_nan = _item_daily_features(n_videos, durations, daily_rng)
+    _write_frame(folder / TABLE_FILES["item_daily_features"], daily)
+
+    rows = {
+        "big_matrix": big["rows"],
+        "small_matrix": small["rows"],
+        "social_network": len(social),
+        "item_categories": len(categories),
+        "user_features": len(users_frame),
+        "item_daily_features": len(daily),
+    }
+    return {
+        "path": str(folder),
+        "scale": float(scale),
+        "seed": seed,
+        "users": n_users,
+        "videos": n_videos,
+        "small_users": int(small_users.size),
+        "small_videos": int(small_videos.size),
+        "rows": rows,
+        "big_pairs": big["pairs"],
+        "big_rewatch_rows": big["rewatch_rows"],
+        "big_duplicate_rows": big["duplicate_rows"],
+        "big_positive_rows": big["positive_rows"],
+        "small_positive_rows": small["positive_rows"],
+        "small_nan_time_rows": small["nan_time_rows"],
+        "user_features_nan_rows": user_nan,
+        "item_daily_features_nan_rows": daily_nan,
+        "bytes": {n: (folder / f).stat().st_size for n, f in TABLE_FILES.items()},
+        "seconds": time.perf_counter() - started,
+    }
