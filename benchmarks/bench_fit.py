@@ -6,6 +6,9 @@ with 1 BLAS thread, as it asks. Run timed with::
 
     pytest benchmarks/bench_fit.py --benchmark-enable
     FASTALS_BENCH_SCALE=0.3 pytest benchmarks/bench_fit.py --benchmark-enable
+    pytest benchmarks/bench_fit.py --benchmark-enable -k "k32 or k64 or k128"
+
+Per-iteration cost without the set-up is ``bench_fit_factors.py``.
 """
 
 from __future__ import annotations
@@ -17,9 +20,18 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 ROUNDS = 5
+# factors=128 exceeds the smoke-mode matrix's 72 users: fastals warns, as it should
+OVERPARAMETERISED_OK = pytest.mark.filterwarnings("ignore:factors=.*exceeds")
 SOLVERS = [
     pytest.param("cg", 50, id="cg-k50"),
     pytest.param("cholesky", 64, id="cholesky-k64"),
+    # factors 32/64/128 for both solvers (cholesky-k64 is above)
+    *(
+        pytest.param(solver, k, id=f"{solver}-k{k}", marks=OVERPARAMETERISED_OK)
+        for solver in ("cg", "cholesky")
+        for k in (32, 64, 128)
+        if (solver, k) != ("cholesky", 64)
+    ),
 ]
 
 

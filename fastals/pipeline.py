@@ -93,7 +93,7 @@ def run_kuairec(
         if generated:
             start = time.perf_counter()
             data_dir = Path(tmp)
-            write_kuairec_folder(data_dir, scale=scale, seed=seed)
+            write_kuairec_folder(data_dir, scale=scale, seed=seed, show_progress=show_progress)
             timings["generate_s"] = time.perf_counter() - start
         start = time.perf_counter()
         data = load_kuairec(
