@@ -156,14 +156,15 @@ def confidences(matrix, alpha, dtype):
     return sp.csr_matrix((data, matrix.indices, matrix.indptr), shape=matrix.shape, copy=False)
 
 
-def check_ids(ids, count, name, what):
+def check_ids(ids, count, name, what, any_shape=False):
     """Return ``ids`` as an int64 array (1-D, or 0-D for a scalar) checked against ``count``.
 
-    ``name`` is the argument ("userid"), ``what`` the plural noun ("users"). Raises
-    TypeError for non-integers and IndexError naming the first id out of range.
+    ``name`` is the argument ("userid"), ``what`` the plural noun ("users"); ``any_shape``
+    accepts arrays of any dimension. Raises TypeError for non-integers and IndexError
+    naming the first id out of range.
     """
     arr = np.asarray(ids)
-    if arr.dtype.kind not in "iu" or arr.ndim > 1:
+    if arr.dtype.kind not in "iu" or (arr.ndim > 1 and not any_shape):
         if arr.ndim == 1 and arr.size == 0:
             return arr.astype(np.int64)
         raise TypeError(f"{name} must be an integer or a 1-D array of integers, got {ids!r:.80}")

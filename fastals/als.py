@@ -434,8 +434,8 @@ class AlternatingLeastSquares:
         """Scores x_u . y_i for the given (user, item) pairs, broadcast like NumPy arrays."""
         n_users, n_items = self._require_fitted()
         u, i = np.broadcast_arrays(
-            _checked(userids, n_users, "userid", "users"),
-            _checked(itemids, n_items, "itemid", "items"),
+            check_ids(userids, n_users, "userid", "users", any_shape=True),
+            check_ids(itemids, n_items, "itemid", "items", any_shape=True),
         )
         scores = np.einsum("...f,...f->...", self.user_factors[u], self.item_factors[i])
         return scores[()] if scores.ndim == 0 else scores
@@ -496,20 +496,6 @@ def _check_n(N, n_candidates):
     if isinstance(N, bool) or not isinstance(N, (int, np.integer)) or N < 0:
         raise ValueError(f"N must be an integer >= 0, got {N!r}")
     return min(int(N), n_candidates)
-
-
-def _checked(ids, count, name, what):
-    arr = np.asarray(ids)
-    if arr.dtype.kind not in "iu":
-        raise TypeError(f"{name} must hold integer ids, got dtype {arr.dtype}")
-    bad = (arr < 0) | (arr >= count)
-    if bad.any():
-        first = int(arr[bad].flat[0])
-        raise IndexError(
-            f"{name} {first} is out of range: the model has {count} {what} "
-            f"(valid ids 0..{count - 1})"
-        )
-    return arr
 
 
 def _as_lower_factor(user_weights):
