@@ -17,29 +17,31 @@ from numba import prange
 
 from ._jit import jit
 from .linalg import axpy, dot, symv
-from .rows import add_weighted_projection, rhs, row_loss
+from .rows import row_loss, unit_sum, weighted_pass
 
 
 @jit()
-def cg_row(indices, data, start, w_end, Y, A0, x, b, cg_steps, r, p, Ap):
-    """Run ``cg_steps`` CG iterations on A_u x = b from the warm start ``x`` (in place).
+def cg_row(indices, data, start, w_end, Y, A0, x, b_unit, cg_steps, r, p, Ap):
+    """Run ``cg_steps`` CG iterations on row u's system from the warm start ``x`` (in place).
 
-    ``r``, ``p``, ``Ap`` are scratch vectors of length k. As implicit 0.7.3: stop when
-    r.r < 1e-20, before the first step and after each.
+    ``b_unit`` is the sum of y_i over the row's c == 1 entries (the rest of b_u is added in
+    the residual pass); ``r``, ``p``, ``Ap`` are scratch vectors of length k. As implicit
+    0.7.3: stop when r.r < 1e-20, before the first step and after each.
     """
     one = x.dtype.type(1)
-    # r = b - A_u x
+    # r = b - A_u x = b_unit - A0 x + sum_weighted [max(c, 0) - (|c| - 1) y.x] y
     symv(A0, x, r, -one)
     for j in range(r.shape[0]):
-        r[j] += b[j]
-    add_weighted_projection(indices, data, start, w_end, Y, x, r, -one)
+        r[j] += b_unit[j]
+    weighted_pass(indices, data, start, w_end, Y, x, r, -one, True)
     p[:] = r
     rs_old = dot(r, r)
     if rs_old < 1e-20:
         return
     for _ in range(cg_steps):
+        # Ap = A0 p + sum_weighted (|c| - 1) (y.p) y
         symv(A0, p, Ap, one)
-        add_weighted_projection(indices, data, start, w_end, Y, p, Ap, one)
+        weighted_pass(indices, data, start, w_end, Y, p, Ap, one, False)
         a = rs_old / dot(p, Ap)
         axpy(a, p, x)
         axpy(-a, Ap, r)
@@ -70,11 +72,11 @@ def cg_sweep(indptr, w_end, p_end, indices, data, X, Y, A0, cg_steps, loss_out):
             if with_loss:
                 loss_out[u] = 0.0
             continue
-        b = np.empty(k, X.dtype)
+        b_unit = np.empty(k, X.dtype)
         r = np.empty(k, X.dtype)
         p = np.empty(k, X.dtype)
         Ap = np.empty(k, X.dtype)
-        c_pos = rhs(indices, data, start, w_end[u], p_end[u], Y, b)
-        cg_row(indices, data, start, w_end[u], Y, A0, X[u], b, cg_steps, r, p, Ap)
+        unit_sum(indices, w_end[u], p_end[u], Y, b_unit)
+        cg_row(indices, data, start, w_end[u], Y, A0, X[u], b_unit, cg_steps, r, p, Ap)
         if with_loss:
-            loss_out[u] = row_loss(indices, data, start, w_end[u], Y, A0, X[u], b, c_pos, r)
+            loss_out[u] = row_loss(indices, data, start, w_end[u], p_end[u], Y, A0, X[u], b_unit, r)

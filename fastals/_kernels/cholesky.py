@@ -11,21 +11,21 @@ from numba import prange
 
 from ._jit import jit
 from .linalg import cholesky_solve
-from .rows import rhs, row_loss
+from .rows import rhs, row_loss, unit_sum
 
 
 @jit()
 def add_weighted_outer_products(indices, data, start, w_end, Y, A):
     """A += sum_{|c| != 1} (|c| - 1) y_i y_i^T, lower triangle only."""
     one = A.dtype.type(1)
+    k = A.shape[0]
     for idx in range(start, w_end):
-        y = Y[indices[idx]]
+        i = indices[idx]
         w = abs(data[idx]) - one
-        for a in range(y.shape[0]):
-            wa = w * y[a]
-            Aa = A[a]
+        for a in range(k):
+            wa = w * Y[i, a]
             for m in range(a + 1):
-                Aa[m] += wa * y[m]
+                A[a, m] += wa * Y[i, m]
 
 
 @jit(parallel=True)
@@ -47,14 +47,14 @@ def cholesky_sweep(indptr, w_end, p_end, indices, data, X, Y, A0, status, loss_o
                 loss_out[u] = 0.0
             continue
         A = A0.copy()
-        b = np.empty(k, X.dtype)
-        c_pos = rhs(indices, data, start, w_end[u], p_end[u], Y, b)
+        x = np.empty(k, X.dtype)
+        rhs(indices, data, start, w_end[u], p_end[u], Y, x)
         add_weighted_outer_products(indices, data, start, w_end[u], Y, A)
-        x = b.copy()
         info = cholesky_solve(A, x)
         if info != 0:
             status[u] = info
             continue
         X[u, :] = x
         if with_loss:
-            loss_out[u] = row_loss(indices, data, start, w_end[u], Y, A0, X[u], b, c_pos, x)
+            unit_sum(indices, w_end[u], p_end[u], Y, x)  # x is free again: reuse it
+            loss_out[u] = row_loss(indices, data, start, w_end[u], p_end[u], Y, A0, X[u], x, A[0])

@@ -23,10 +23,16 @@ def axpy(alpha, x, y):
 
 @jit()
 def symv(A, x, out, scale):
-    """out = scale * A @ x for a dense (symmetric) k x k matrix ``A``."""
+    """out = scale * A @ x for a symmetric k x k matrix ``A``.
+
+    Summed as columns (A[:, j] = A[j, :] by symmetry): k vectorised axpys, no reductions.
+    """
     k = x.shape[0]
-    for a in range(k):
-        out[a] = scale * dot(A[a], x)
+    out[:] = 0
+    for j in range(k):
+        xj = scale * x[j]
+        for a in range(k):
+            out[a] += xj * A[j, a]
 
 
 @jit()
@@ -38,15 +44,18 @@ def cholesky_factor(A):
     """
     k = A.shape[0]
     for j in range(k):
-        Lj = A[j]
-        s = Lj[j] - dot(Lj[:j], Lj[:j])
+        s = A[j, j]
+        for m in range(j):
+            s -= A[j, m] * A[j, m]
         if not s > 0.0:  # also catches NaN
             return j + 1
         d = np.sqrt(s)
-        Lj[j] = d
+        A[j, j] = d
         for i in range(j + 1, k):
-            Li = A[i]
-            Li[j] = (Li[j] - dot(Li[:j], Lj[:j])) / d
+            t = A[i, j]
+            for m in range(j):
+                t -= A[i, m] * A[j, m]
+            A[i, j] = t / d
     return 0
 
 
@@ -55,7 +64,10 @@ def cholesky_substitute(L, b):
     """Solve L L^T x = b in place in ``b``, for the lower-triangular L of ``cholesky_factor``."""
     k = b.shape[0]
     for i in range(k):  # forward: L z = b
-        b[i] = (b[i] - dot(L[i, :i], b[:i])) / L[i, i]
+        s = b[i]
+        for m in range(i):
+            s -= L[i, m] * b[m]
+        b[i] = s / L[i, i]
     for i in range(k - 1, -1, -1):  # backward: L^T x = z
         s = b[i]
         for m in range(i + 1, k):

@@ -12,7 +12,6 @@ import numpy as np
 from numba import prange
 
 from ._jit import jit
-from .linalg import dot
 
 
 @jit(parallel=True)
@@ -25,13 +24,19 @@ def loss_rows(indptr, indices, data, X, Y, G):
     n_rows, k = X.shape
     out = np.zeros(n_rows, np.float64)
     for u in prange(n_rows):
-        x = X[u]
         acc = 0.0
         for a in range(k):
-            acc += np.float64(x[a]) * np.float64(dot(G[a], x))
+            g = X.dtype.type(0)
+            for j in range(k):
+                g += G[a, j] * X[u, j]
+            acc += np.float64(X[u, a]) * np.float64(g)
         for idx in range(indptr[u], indptr[u + 1]):
             c = np.float64(data[idx])
-            s = np.float64(dot(Y[indices[idx]], x))
+            i = indices[idx]
+            s32 = X.dtype.type(0)
+            for j in range(k):
+                s32 += Y[i, j] * X[u, j]
+            s = np.float64(s32)
             C = abs(c)
             acc += (C - 1.0) * s * s
             if c > 0.0:

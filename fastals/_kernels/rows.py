@@ -1,53 +1,120 @@
-"""Per-row pieces shared by the CG and Cholesky half-sweeps (see ``layout.py`` for the runs)."""
+"""Per-row pieces shared by the CG and Cholesky half-sweeps (see ``layout.py`` for the runs).
+
+Hot loops index ``Y[i, j]`` directly instead of taking a row view ``Y[i]`` per entry (a view
+per stored entry costs Numba a reference-count update on Y: measured ~2x slower), and the
+weighted run is walked four entries at a time, so four independent dot products are in
+flight and ``out`` is loaded and stored once per four entries (measured ~1.3x faster).
+"""
 
 import numpy as np
 
 from ._jit import jit
-from .linalg import axpy, dot
+
+
+@jit()
+def unit_sum(indices, w_end, p_end, Y, b):
+    """b = sum of y_i over the row's run of c == 1 entries."""
+    k = b.shape[0]
+    b[:] = 0
+    for idx in range(w_end, p_end):
+        i = indices[idx]
+        for j in range(k):
+            b[j] += Y[i, j]
+
+
+@jit()
+def weighted_pass(indices, data, start, w_end, Y, v, out, sign, with_rhs):
+    """out += sum over the run of |c| != 1 entries of t_i y_i, where
+
+    t_i = sign * (|c_i| - 1) * (y_i . v)  (+ max(c_i, 0) when ``with_rhs``).
+
+    With sign=+1 this adds the weighted part of A_u v; with sign=-1 and ``with_rhs`` it adds
+    the weighted part of b_u - A_u v (the CG residual), in one pass.
+    """
+    one = out.dtype.type(1)
+    zero = out.dtype.type(0)
+    k = v.shape[0]
+    idx = start
+    while idx + 4 <= w_end:
+        i0, i1, i2, i3 = indices[idx], indices[idx + 1], indices[idx + 2], indices[idx + 3]
+        d0 = zero
+        d1 = zero
+        d2 = zero
+        d3 = zero
+        for j in range(k):
+            vj = v[j]
+            d0 += Y[i0, j] * vj
+            d1 += Y[i1, j] * vj
+            d2 += Y[i2, j] * vj
+            d3 += Y[i3, j] * vj
+        c0, c1, c2, c3 = data[idx], data[idx + 1], data[idx + 2], data[idx + 3]
+        t0 = sign * (abs(c0) - one) * d0
+        t1 = sign * (abs(c1) - one) * d1
+        t2 = sign * (abs(c2) - one) * d2
+        t3 = sign * (abs(c3) - one) * d3
+        if with_rhs:
+            t0 += max(c0, zero)
+            t1 += max(c1, zero)
+            t2 += max(c2, zero)
+            t3 += max(c3, zero)
+        for j in range(k):
+            out[j] += t0 * Y[i0, j] + t1 * Y[i1, j] + t2 * Y[i2, j] + t3 * Y[i3, j]
+        idx += 4
+    while idx < w_end:
+        i = indices[idx]
+        c = data[idx]
+        d = zero
+        for j in range(k):
+            d += Y[i, j] * v[j]
+        t = sign * (abs(c) - one) * d
+        if with_rhs:
+            t += max(c, zero)
+        for j in range(k):
+            out[j] += t * Y[i, j]
+        idx += 1
 
 
 @jit()
 def rhs(indices, data, start, w_end, p_end, Y, b):
-    """b = sum_{c > 0} c y_i over the row; returns sum_{c > 0} c as float64."""
+    """b = sum_{c > 0} c y_i over the whole row."""
     zero = b.dtype.type(0)
-    b[:] = zero
-    total = 0.0
+    k = b.shape[0]
+    unit_sum(indices, w_end, p_end, Y, b)
     for idx in range(start, w_end):
         c = data[idx]
         if c > zero:
-            axpy(c, Y[indices[idx]], b)
-            total += c
-    for idx in range(w_end, p_end):  # c == 1
-        y = Y[indices[idx]]
-        for j in range(b.shape[0]):
-            b[j] += y[j]
-    return total + (p_end - w_end)
+            i = indices[idx]
+            for j in range(k):
+                b[j] += c * Y[i, j]
 
 
 @jit()
-def add_weighted_projection(indices, data, start, w_end, Y, v, out, sign):
-    """out += sign * sum_{|c| != 1} (|c| - 1) (y_i . v) y_i."""
-    one = out.dtype.type(1)
-    for idx in range(start, w_end):
-        y = Y[indices[idx]]
-        axpy(sign * (abs(data[idx]) - one) * dot(y, v), y, out)
+def row_loss(indices, data, start, w_end, p_end, Y, A0, x, b_unit, scratch):
+    """This row's share of the loss numerator (float64) at ``x``:
 
+    x^T A0 x + sum_{stored} [ (|c| - 1) s_i^2 - 2 max(c, 0) s_i + max(c, 0) ], s_i = y_i . x,
 
-@jit()
-def row_loss(indices, data, start, w_end, Y, A0, x, b, c_pos_sum, scratch):
-    """This row's share of the loss numerator (float64), given b and sum_{c>0} c.
-
-    x^T A0 x + sum_{|c| != 1} (|c| - 1) s_i^2 - 2 x . b + sum_{c > 0} c, with s_i = y_i . x;
-    A0 includes lambda I, so lambda |x|^2 is included.
+    with the c == 1 entries folded into -2 x . b_unit + their count. A0 includes lambda I,
+    so lambda |x|^2 is included.
     """
     k = x.shape[0]
-    acc = c_pos_sum
-    for a in range(k):
-        scratch[a] = dot(A0[a], x)
-    for a in range(k):
-        acc += np.float64(x[a]) * (np.float64(scratch[a]) - 2.0 * np.float64(b[a]))
+    zero = x.dtype.type(0)
     one = x.dtype.type(1)
+    acc = np.float64(p_end - w_end)
+    for a in range(k):
+        s = zero
+        for j in range(k):
+            s += A0[a, j] * x[j]
+        scratch[a] = s
+    for a in range(k):
+        acc += np.float64(x[a]) * (np.float64(scratch[a]) - 2.0 * np.float64(b_unit[a]))
     for idx in range(start, w_end):
-        s = np.float64(dot(Y[indices[idx]], x))
-        acc += np.float64(abs(data[idx]) - one) * s * s
+        i = indices[idx]
+        c = data[idx]
+        s = zero
+        for j in range(k):
+            s += Y[i, j] * x[j]
+        s64 = np.float64(s)
+        pos = np.float64(max(c, zero))
+        acc += np.float64(abs(c) - one) * s64 * s64 - 2.0 * pos * s64 + pos
     return acc
