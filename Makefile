@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench compare lint clean
 
 $(VENV)/.runtime: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ test: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(PY) -m pytest benchmarks --benchmark-enable --benchmark-only --benchmark-columns=mean,stddev,rounds
+
+compare: $(VENV)/.dev
+	$(PY) scripts/compare_implicit.py && $(PY) scripts/compare_implicit.py --scaling
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -1,6 +1,7 @@
 """Seconds per ALS iteration, fastals vs implicit, same matrix, same run (callback timings).
 
 Usage: python scripts/per_iteration.py [--scale 1.0] [--iterations 5] [--factors 50] [--solver cg]
+                                      [--uniform-values]
 The matrix is ``fastals.data.kuairec_like`` (KuaiRec-shaped, values 1 or 41). Each library fits
 once (after a small warm-up fit); the per-iteration figure is the median of the callback's
 elapsed times (the solver sweeps, as implicit measures them), so per-fit set-up is excluded.
@@ -38,18 +39,26 @@ def main():
     parser.add_argument("--iterations", type=int, default=5)
     parser.add_argument("--factors", type=int, default=50)
     parser.add_argument("--solver", choices=["cg", "cholesky"], default="cg")
+    parser.add_argument(
+        "--uniform-values",
+        action="store_true",
+        help="replace every stored value by uniform(0.5, 5): none equals 1",
+    )
     args = parser.parse_args()
     s = args.scale
     matrix = kuairec_like(
         n_users=int(7176 * s), n_items=int(10728 * s), nnz=int(11_564_987 * s * s), seed=0
     )
+    if args.uniform_values:
+        matrix.data = np.random.default_rng(0).uniform(0.5, 5.0, matrix.nnz).astype(np.float32)
     fast = per_iteration(AlternatingLeastSquares, matrix, args)
     from implicit.cpu.als import AlternatingLeastSquares as ImplicitALS
 
     slow = per_iteration(ImplicitALS, matrix, args)
     print(
-        f"matrix {matrix.shape[0]} x {matrix.shape[1]}, nnz {matrix.nnz}, factors "
-        f"{args.factors}, {args.solver}, float32"
+        f"matrix {matrix.shape[0]} x {matrix.shape[1]}, nnz {matrix.nnz}, values "
+        f"{'uniform(0.5, 5)' if args.uniform_values else '1 or 41'}, factors {args.factors}, "
+        f"{args.solver}, float32"
     )
     print(
         f"seconds per iteration: fastals {fast:.3f}, implicit {slow:.3f}, ratio {slow / fast:.2f}x"

@@ -1,0 +1,200 @@
+"""The benchmark harness on tiny inputs: files produced, tables well formed, RESULTS.md kept.
+
+``scripts/compare_implicit.py`` runs end to end here in its quick mode (a few seconds); timing
+itself is never asserted. The PNG checks skip where matplotlib is not installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import harness  # noqa: E402
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+HAND_WRITTEN = (
+    "# Results\n\nHand-written text | with a pipe.\n\n"
+    "## Training (issue #2)\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"
+)
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location(
+        "compare_implicit", REPO / "scripts" / "compare_implicit.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def tables(markdown: str) -> list[list[list[str]]]:
+    """Every markdown table as rows of cells (escaped pipes kept inside cells)."""
+    found, current = [], []
+    for line in markdown.splitlines() + [""]:
+        if line.startswith("|"):
+            current.append([c.strip() for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]])
+        elif current:
+            found.append(current)
+            current = []
+    return found
+
+
+def assert_well_formed(markdown: str) -> int:
+    found = tables(markdown)
+    for table in found:
+        width = len(table[0])
+        assert width >= 2, table[0]
+        assert all(len(row) == width for row in table), table
+        assert all(re.fullmatch(r"-{3,}", cell) for cell in table[1]), table[1]
+        assert len(table) >= 3, f"table without rows: {table[0]}"
+    return len(found)
+
+
+def assert_png(path: Path) -> None:
+    assert path.is_file(), path
+    with open(path, "rb") as f:
+        assert f.read(8) == PNG_SIGNATURE, path
+    assert path.stat().st_size > 1000
+
+
+# ---------------------------------------------------------------- writer
+
+
+def test_write_block_appends_replaces_and_keeps_the_rest(tmp_path):
+    path = tmp_path / "RESULTS.md"
+    path.write_text(HAND_WRITTEN)
+    harness.write_block(path, "compare_implicit", "first body")
+    text = path.read_text()
+    assert text.startswith(HAND_WRITTEN)
+    assert "<!-- compare_implicit:begin -->\nfirst body\n<!-- compare_implicit:end -->" in text
+
+    harness.write_block(path, "compare_implicit:scaling", "scaling body")
+    harness.write_block(path, "compare_implicit", "second body")
+    text = path.read_text()
+    assert text.startswith(HAND_WRITTEN)
+    assert "first body" not in text and text.count("second body") == 1
+    assert harness.read_block(path, "compare_implicit").strip() == "second body"
+    assert harness.read_block(path, "compare_implicit:scaling").strip() == "scaling body"
+
+    # hand-written text after the block survives a rewrite too
+    path.write_text(text + "\n## Notes below\n\nkept\n")
+    harness.write_block(path, "compare_implicit", "third body")
+    text = path.read_text()
+    assert text.endswith("## Notes below\n\nkept\n") and "third body" in text
+    assert text.startswith(HAND_WRITTEN)
+
+
+def test_write_block_refuses_malformed_markers(tmp_path):
+    path = tmp_path / "RESULTS.md"
+    original = "text\n<!-- compare_implicit:begin -->\nno end marker\n"
+    path.write_text(original)
+    with pytest.raises(ValueError, match="malformed"):
+        harness.write_block(path, "compare_implicit", "body")
+    assert path.read_text() == original
+
+
+def test_write_block_creates_a_new_file(tmp_path):
+    path = tmp_path / "sub" / "RESULTS.md"
+    harness.write_block(path, "compare_implicit", "body")
+    assert path.read_text() == (
+        "<!-- compare_implicit:begin -->\nbody\n<!-- compare_implicit:end -->\n"
+    )
+
+
+def test_md_table_is_well_formed_and_rejects_ragged_rows():
+    md = harness.md_table(["a", "b"], [[1, "x|y"], [2, "z"]])
+    assert assert_well_formed(md) == 1
+    with pytest.raises(ValueError, match="cells"):
+        harness.md_table(["a", "b"], [[1]])
+
+
+def test_topn_overlap():
+    a = np.array([[0, 1, 2], [3, 4, 5]])
+    assert harness.topn_overlap(a, a) == 1.0
+    b = np.array([[2, 1, 9], [6, 7, 8]])
+    assert harness.topn_overlap(a, b) == pytest.approx((2 / 3 + 0) / 2)
+    assert harness.topn_overlap(np.array([[-1, 1]]), np.array([[-1, 1]])) == 0.5
+
+
+def test_machine_info_names_cpu_blas_and_versions():
+    info = harness.machine_info()
+    for key in ("cpu", "cores", "blas", "numpy", "numba", "implicit", "fastals"):
+        assert info[key], key
+
+
+# ---------------------------------------------------------------- end to end
+
+
+def test_compare_implicit_quick_run(tmp_path):
+    pytest.importorskip("implicit")
+    script = load_script()
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "RESULTS.md").write_text(HAND_WRITTEN)
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    common = ["--quick", "--out", str(out), "--sweep-iterations", "1", "--factors", "8"]
+    assert (
+        script.main(
+            [
+                *common,
+                "--scale",
+                "0.02",
+                "--iterations",
+                "2",
+                "--sweep-factors",
+                "4,8",
+                "--data-dir",
+                str(empty),
+            ]
+        )
+        == 0
+    )
+    assert script.main([*common, "--scaling", "--sizes", "2000,4000", "--no-compile-time"]) == 0
+
+    text = (out / "RESULTS.md").read_text()
+    assert text.startswith(HAND_WRITTEN)
+    for name in ("compare_implicit", "compare_implicit:scaling"):
+        begin, end = harness.markers(name)
+        assert text.count(begin) == 1 and text.count(end) == 1
+    main = harness.read_block(out / "RESULTS.md", "compare_implicit")
+    assert assert_well_formed(main) >= 8  # machine, datasets, seconds, memory, quality, ...
+    assert "skipped" in main and "ml-100k" in main and "lastfm" in main  # absent data noted
+    assert "python scripts/compare_implicit.py --quick" in main  # the command beside figures
+    seconds = next(t for t in tables(main) if "implicit / fastals" in t[0] and "dataset" in t[0])
+    assert [row[0] for row in seconds[2:]] == ["kuairec_like", "kuairec_like"]
+    scaling = harness.read_block(out / "RESULTS.md", "compare_implicit:scaling")
+    assert assert_well_formed(scaling) == 1
+    assert len(tables(scaling)[0]) == 2 + 2 * 2  # 2 sizes x 2 solvers
+
+    results = json.loads((out / "plots" / "compare_implicit.json").read_text())
+    runs = results["datasets"]["kuairec_like"]["runs"]
+    for library in harness.LIBRARIES:
+        main_fit = runs[library]["cg-k8-t0"]
+        assert len(main_fit["times"]) == len(main_fit["losses"]) == 2
+        assert main_fit["peak_rss"] > 0
+    overlap = results["datasets"]["kuairec_like"]["quality"]["cg"]["overlap"]
+    assert 0.0 <= overlap <= 1.0
+
+    import plots
+
+    if not plots.HAVE_MATPLOTLIB:
+        assert "matplotlib is not installed" in main
+        pytest.skip("matplotlib not installed: PNG checks skipped")
+    for name in (
+        "loss_vs_time_kuairec_like",
+        "seconds_vs_factors",
+        "speed_vs_threads",
+        "scaling_nnz",
+    ):
+        assert_png(out / "plots" / f"{name}.png")
+        assert f"(plots/{name}.png)" in text
