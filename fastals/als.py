@@ -154,7 +154,7 @@ class AlternatingLeastSquares:
             native=bool(self.use_native),
         )
         with (
-            thread_scope(self.num_threads),
+            thread_scope(self.num_threads, work=max(users.indptr[-1], n_users) * self.factors),
             tqdm(total=self.iterations, disable=not show_progress) as progress,
         ):
             for iteration in range(self.iterations):

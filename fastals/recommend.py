@@ -44,7 +44,7 @@ def top_k(
     norms = np.empty(0, dtype) if norms is None else np.ascontiguousarray(norms, dtype=dtype)
     ids = np.empty((n_q, N), dtype=np.int32)
     scores = np.empty((n_q, N), dtype=dtype)
-    with thread_scope(num_threads, limit_blas=False):
+    with thread_scope(num_threads, limit_blas=False, work=n_q * n_c * Q.shape[1]):
         topk(Q, Y, YT, N, norms, liked_indptr, liked_indices, item_pos, filter_pos, ids, scores)
     return ids, scores
 

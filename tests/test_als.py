@@ -180,3 +180,24 @@ def test_cg_steps_is_a_keyword_and_an_attribute():
     b.fit(m, show_progress=False)
     assert np.array_equal(a.user_factors, b.user_factors)
     assert not np.array_equal(a.user_factors, fit(m).user_factors)
+
+
+def test_small_work_runs_on_one_thread_with_the_same_results(monkeypatch):
+    import fastals._threads as threads
+
+    m = small_matrix(shape=(300, 200))
+    parallel = fit(m, calculate_training_loss=True)
+    monkeypatch.setattr(threads, "SERIAL_WORK", 10**12)
+    seen = []
+    original = threads.numba.set_num_threads
+
+    def spy(n):
+        seen.append(n)
+        original(n)
+
+    monkeypatch.setattr(threads.numba, "set_num_threads", spy)
+    serial = fit(m, calculate_training_loss=True)
+    assert seen[0] == 1  # the fit ran on one thread
+    assert np.array_equal(serial.user_factors, parallel.user_factors)
+    assert serial.loss_history == parallel.loss_history
+    assert threads.resolve_num_threads(0, work=10**12 - 1) == 1
