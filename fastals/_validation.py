@@ -146,7 +146,7 @@ def confidences(matrix, alpha, dtype):
     Exactly implicit's rounding: data cast to float32, multiplied by ``alpha`` (float32
     product), then held in the factor dtype.
     """
-    data = matrix.data.astype(np.float32)
+    data = matrix.data.astype(np.float32, copy=False)  # the caller's array is only read
     if alpha != 1.0:
         with np.errstate(over="ignore"):
             data = (alpha * data).astype(np.float32)

@@ -7,7 +7,7 @@ from . import reference
 from ._kernels.cg import cg_sweep
 from ._kernels.cholesky import cholesky_sweep
 from ._kernels.gram import gram
-from ._kernels.layout import partition_rows, transpose_partitioned
+from ._kernels.layout import confidence_stats, extract_weighted, transpose_partitioned
 from ._kernels.loss import loss_rows
 
 SOLVERS = ("cg", "cholesky")
@@ -15,33 +15,53 @@ NO_LOSS = np.empty(0, np.float64)
 
 
 class SweepMatrix:
-    """A confidence CSR prepared once per fit: rows reordered by ``partition_rows``.
+    """One side's confidences, prepared once per fit as the kernels read them.
 
-    ``csr`` views the same arrays as a plain (row-unsorted) CSR, for the reference path;
-    ``transpose()`` gives the other side's SweepMatrix directly (no scipy transpose).
+    Each row is a *unit* run (its c == 1 entries feed b_u) and a *weighted* run (entries that
+    change A_u), each an (indices, data, start, end) tuple (``_kernels/rows.py``):
+
+    - built from a CSR (the users side), the caller's arrays are used as they are, with no
+      copy: when most entries have |c| != 1 the whole row is the weighted run (c == 1
+      entries there add 0 to A_u and their c to b_u, exactly); otherwise the row is the unit
+      run and only the |c| != 1 entries are copied out into a compact weighted run;
+    - ``transpose()`` builds the other side reordered (``layout.transpose_partitioned``):
+      both runs live in one array, weighted first, as implicit's transposed copy costs.
+
+    ``csr`` is a plain CSR of the same entries (rows possibly unsorted) for the reference
+    path and for transposing.
     """
 
     def __init__(self, confidences=None, *, parts=None, shape=None):
         if confidences is not None:
-            shape = confidences.shape
-            indices, data, w_end, p_end = partition_rows(
-                confidences.indptr, confidences.indices, confidences.data
-            )
-            parts = (confidences.indptr, indices, data, w_end, p_end)
-        self.shape = shape
-        self.indptr, self.indices, self.data, self.w_end, self.p_end = parts
+            self.shape = confidences.shape
+            self.csr = confidences
+            indptr, indices, data = confidences.indptr, confidences.indices, confidences.data
+            starts, ends = indptr[:-1], indptr[1:]
+            abs_sum, n_weighted = confidence_stats(data)
+            if n_weighted * 2 > len(data):  # mostly weighted: no copy
+                self.unit_run = (indices, data, starts, starts)
+                self.weighted_run = (indices, data, starts, ends)
+            else:
+                w_indptr, w_indices, w_data = extract_weighted(indptr, indices, data)
+                self.unit_run = (indices, data, starts, ends)
+                self.weighted_run = (w_indices, w_data, w_indptr[:-1], w_indptr[1:])
+        else:
+            self.shape = shape
+            indptr, indices, data, w_end, p_end = parts
+            abs_sum, _ = confidence_stats(data)
+            self.csr = sp.csr_matrix((data, indices, indptr), shape=shape)
+            self.unit_run = (indices, data, w_end, p_end)
+            self.weighted_run = (indices, data, indptr[:-1], w_end)
+        self.indptr = indptr
         # sum_{u,i} C_ui: |c| of the stored cells plus 1 for every absent one
         n_rows, n_cols = self.shape
-        absent = n_rows * n_cols - len(self.data)
-        self.total_confidence = float(np.abs(self.data).sum(dtype=np.float64) + absent)
+        absent = n_rows * n_cols - len(data)
+        self.total_confidence = float(abs_sum + absent)
 
     def transpose(self):
-        parts = transpose_partitioned(self.shape[1], self.indptr, self.indices, self.data)
+        csr = self.csr
+        parts = transpose_partitioned(self.shape[1], csr.indptr, csr.indices, csr.data)
         return SweepMatrix(parts=parts, shape=self.shape[::-1])
-
-    @property
-    def csr(self):
-        return sp.csr_matrix((self.data, self.indices, self.indptr), shape=self.shape)
 
 
 def rounded_regularization(regularization, solver, dtype):
@@ -80,7 +100,7 @@ def half_sweep(
         return None
     A0 = shared_system(Y, lam, YtY)
     loss = np.zeros(X.shape[0]) if with_loss else NO_LOSS
-    args = (M.indptr, M.w_end, M.p_end, M.indices, M.data, X, Y, A0)
+    args = (M.indptr, M.unit_run, M.weighted_run, X, Y, A0)
     if solver == "cg":
         cg_sweep(*args, cg_steps, loss)
     else:
@@ -101,7 +121,8 @@ def _sq_norm(F):
 
 
 def _unregularised_loss(M, X, Y):
-    return float(loss_rows(M.indptr, M.indices, M.data, X, Y, gram(Y)).sum())
+    csr = M.csr
+    return float(loss_rows(csr.indptr, csr.indices, csr.data, X, Y, gram(Y)).sum())
 
 
 def training_loss(Cui, X, Y, regularization):

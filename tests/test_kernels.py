@@ -20,10 +20,11 @@ def random_problem(seed, n_rows, n_cols, k, density, dtype, kinds="mixed"):
     rng = np.random.default_rng(seed)
     mask = rng.random((n_rows, n_cols)) < density
     rows, cols = np.nonzero(mask)
-    if kinds == "mixed":
-        choices = np.array([1.0, 1.0, 41.0, 3.5, -2.0, 0.0])
-    else:
-        choices = np.array([1.0, 41.0])
+    choices = {
+        "mixed": [1.0, 1.0, 41.0, 3.5, -2.0, 0.0],  # mostly |c| != 1
+        "ones": [1.0, 1.0, 1.0, 1.0, 1.0, 41.0, -1.0, 0.0],  # mostly c == 1, as the seed's
+        "positive": [1.0, 41.0],
+    }[kinds]
     data = rng.choice(choices, size=rows.size).astype(dtype)
     Cui = sp.csr_matrix((data, (rows, cols)), shape=(n_rows, n_cols))
     X = rng.random((n_rows, k)).astype(dtype)
@@ -53,10 +54,10 @@ problems = st.tuples(
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("solver", ["cg", "cholesky"])
 @settings(max_examples=40, deadline=None)
-@given(problem=problems, cg_steps=st.integers(1, 3))
-def test_half_sweep_matches_reference(dtype, solver, problem, cg_steps):
+@given(problem=problems, cg_steps=st.integers(1, 3), kinds=st.sampled_from(["mixed", "ones"]))
+def test_half_sweep_matches_reference(dtype, solver, problem, cg_steps, kinds):
     seed, n_rows, n_cols, k, density = problem
-    Cui, X, Y = random_problem(seed, n_rows, n_cols, k, density, dtype)
+    Cui, X, Y = random_problem(seed, n_rows, n_cols, k, density, dtype, kinds=kinds)
     reg = dtype(0.5)
     expected = reference.half_sweep(Cui, X, Y, reg, solver == "cg", cg_steps)
     got = X.copy()
@@ -168,31 +169,60 @@ def test_thread_count_does_not_change_results(solver):
     assert np.array_equal(a, b) and np.array_equal(ga, gb) and la == lb
 
 
+def assert_runs(M, Cui):
+    """Each row of M holds exactly Cui's row: c == 1 entries in the unit run (its other
+    entries are skipped by the kernels), |c| != 1 entries in the weighted run."""
+    u_idx, u_data, u_start, u_end = M.unit_run
+    w_idx, w_data, w_start, w_end = M.weighted_run
+    for u in range(Cui.shape[0]):
+        row = Cui[u]
+        units = [
+            (i, c)
+            for i, c in zip(
+                u_idx[u_start[u] : u_end[u]], u_data[u_start[u] : u_end[u]], strict=True
+            )
+            if c == 1
+        ]
+        weighted = list(
+            zip(w_idx[w_start[u] : w_end[u]], w_data[w_start[u] : w_end[u]], strict=True)
+        )
+        if u_start is u_end:  # the whole row is the weighted run (given side, mostly weighted)
+            assert sorted(weighted) == sorted(zip(row.indices, row.data, strict=True))
+            continue
+        assert all(abs(c) != 1 for _, c in weighted)
+        expected_units = sorted(
+            (i, c) for i, c in zip(row.indices, row.data, strict=True) if c == 1
+        )
+        expected_weighted = sorted(
+            (i, c) for i, c in zip(row.indices, row.data, strict=True) if abs(c) != 1
+        )
+        assert sorted(units) == expected_units and sorted(weighted) == expected_weighted
+
+
 @settings(max_examples=30, deadline=None)
-@given(problem=problems)
-def test_partition_keeps_each_row_and_orders_its_runs(problem):
+@given(problem=problems, mostly_ones=st.booleans())
+def test_sweep_matrix_runs_hold_each_row(problem, mostly_ones):
     seed, n_rows, n_cols, k, density = problem
-    Cui, _, _ = random_problem(seed, n_rows, n_cols, k, density, np.float64)
+    kinds = "ones" if mostly_ones else "mixed"
+    Cui, _, _ = random_problem(seed, n_rows, n_cols, k, density, np.float64, kinds=kinds)
     M = solvers.SweepMatrix(Cui)
-    for u in range(n_rows):
-        lo, hi = Cui.indptr[u], Cui.indptr[u + 1]
-        w, p = M.w_end[u], M.p_end[u]
-        assert lo <= w <= p <= hi
-        assert np.all(np.abs(M.data[lo:w]) != 1)
-        assert np.all(M.data[w:p] == 1) and np.all(M.data[p:hi] == -1)
-        got = sorted(zip(M.indices[lo:hi], M.data[lo:hi], strict=True))
-        assert got == sorted(zip(Cui.indices[lo:hi], Cui.data[lo:hi], strict=True))
-        for run in ((lo, w), (w, p), (p, hi)):  # column order kept within each run
-            assert np.all(np.diff(M.indices[run[0] : run[1]]) > 0)
+    assert_runs(M, Cui)
+    assert M.unit_run[0] is Cui.indices  # the given side is never copied
+    T = M.transpose()
+    assert T.shape == (n_cols, n_rows)
+    assert_runs(T, Cui.T.tocsr())
+    _, _, w_start, w_end = T.weighted_run
+    _, _, u_start, u_end = T.unit_run
+    assert np.array_equal(w_end, u_start)  # transposed side: weighted run, then units
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("solver", ["cg", "cholesky"])
 @settings(max_examples=25, deadline=None)
-@given(problem=problems)
-def test_loss_fused_into_the_sweep_equals_the_standalone_loss(dtype, solver, problem):
+@given(problem=problems, kinds=st.sampled_from(["mixed", "ones"]))
+def test_loss_fused_into_the_sweep_equals_the_standalone_loss(dtype, solver, problem, kinds):
     seed, n_rows, n_cols, k, density = problem
-    Cui, X, Y = random_problem(seed, n_rows, n_cols, k, density, dtype, kinds="mixed")
+    Cui, X, Y = random_problem(seed, n_rows, n_cols, k, density, dtype, kinds=kinds)
     M = solvers.SweepMatrix(Cui)
     assume(M.total_confidence > 0)  # all cells stored zeros: the loss is undefined (nan)
     # the fused loss is taken at the rows' new factors, against the fixed other side
@@ -200,15 +230,3 @@ def test_loss_fused_into_the_sweep_equals_the_standalone_loss(dtype, solver, pro
     lam = float(solvers.rounded_regularization(0.5, solver, X.dtype))
     expected = reference.loss(Cui, X, Y, lam) * M.total_confidence - lam * float((Y**2).sum())
     assert numerator == pytest.approx(expected, rel=TOL[dtype] * 10, abs=TOL[dtype])
-
-
-@settings(max_examples=30, deadline=None)
-@given(problem=problems)
-def test_transpose_partitioned_equals_partition_of_scipy_transpose(problem):
-    seed, n_rows, n_cols, k, density = problem
-    Cui, _, _ = random_problem(seed, n_rows, n_cols, k, density, np.float32)
-    got = solvers.SweepMatrix(Cui).transpose()
-    expected = solvers.SweepMatrix(Cui.T.tocsr())
-    assert got.shape == expected.shape == (n_cols, n_rows)
-    for name in ("indptr", "indices", "data", "w_end", "p_end"):
-        assert np.array_equal(getattr(got, name), getattr(expected, name)), name

@@ -8,8 +8,8 @@ eq. (4), are
 
 with A0 = Y^T Y + lambda I shared by all rows. CG never forms A_u: A_u p costs a k x k
 mat-vec plus one dot and one axpy per entry with C_ui != 1; entries with C_ui == 1 add
-exactly nothing to A_u and only enter b_u, once per sweep (rows come reordered by
-``layout.partition_rows``).
+exactly nothing to A_u and only enter b_u, once per sweep (each row comes as a unit run
+and a weighted run: see ``rows``).
 """
 
 import numpy as np
@@ -24,9 +24,10 @@ from .rows import row_loss, unit_sum, weighted_pass
 def cg_row(indices, data, start, w_end, Y, A0, x, b_unit, cg_steps, r, p, Ap):
     """Run ``cg_steps`` CG iterations on row u's system from the warm start ``x`` (in place).
 
-    ``b_unit`` is the sum of y_i over the row's c == 1 entries (the rest of b_u is added in
-    the residual pass); ``r``, ``p``, ``Ap`` are scratch vectors of length k. As implicit
-    0.7.3: stop when r.r < 1e-20, before the first step and after each.
+    ``indices/data[start:w_end]`` is the weighted run; ``b_unit`` the sum of y_i over the
+    unit run (the rest of b_u is added in the residual pass); ``r``, ``p``, ``Ap`` are
+    scratch vectors of length k. As implicit 0.7.3: stop when r.r < 1e-20, before the first
+    step and after each.
     """
     one = x.dtype.type(1)
     # r = b - A_u x = b_unit - A0 x + sum_weighted [max(c, 0) - (|c| - 1) y.x] y
@@ -55,19 +56,22 @@ def cg_row(indices, data, start, w_end, Y, A0, x, b_unit, cg_steps, r, p, Ap):
 
 
 @jit(parallel=True)
-def cg_sweep(indptr, w_end, p_end, indices, data, X, Y, A0, cg_steps, loss_out):
+def cg_sweep(indptr, unit_run, weighted_run, X, Y, A0, cg_steps, loss_out):
     """Update every row of ``X`` (n_rows, k) in place by CG against ``Y`` (n_cols, k).
 
-    The matrix is the reordered CSR of ``layout.partition_rows``, data in X's dtype;
-    ``A0`` = Y^T Y + lambda I (k, k). Empty rows become 0. When ``loss_out`` has n_rows
-    entries it receives each row's loss term (``rows.row_loss``) at the new x_u.
-    Each row is owned by one iteration, so results do not depend on the thread count.
+    ``indptr`` says which rows are empty (they become 0); ``unit_run`` and
+    ``weighted_run`` are (indices, data, start, end) tuples describing each row's two runs
+    (``rows`` module), data in X's dtype. ``A0`` = Y^T Y + lambda I (k, k). When
+    ``loss_out`` has n_rows entries it receives each row's loss term (``rows.row_loss``)
+    at the new x_u. Each row is owned by one iteration, so results do not depend on the
+    thread count.
     """
     n_rows, k = X.shape
+    u_indices, u_data, u_start, u_end = unit_run
+    w_indices, w_data, w_start, w_end = weighted_run
     with_loss = loss_out.shape[0] == n_rows
     for u in prange(n_rows):
-        start, end = indptr[u], indptr[u + 1]
-        if start == end:
+        if indptr[u] == indptr[u + 1]:
             X[u, :] = 0.0
             if with_loss:
                 loss_out[u] = 0.0
@@ -76,7 +80,9 @@ def cg_sweep(indptr, w_end, p_end, indices, data, X, Y, A0, cg_steps, loss_out):
         r = np.empty(k, X.dtype)
         p = np.empty(k, X.dtype)
         Ap = np.empty(k, X.dtype)
-        unit_sum(indices, w_end[u], p_end[u], Y, b_unit)
-        cg_row(indices, data, start, w_end[u], Y, A0, X[u], b_unit, cg_steps, r, p, Ap)
+        n_unit = unit_sum(u_indices, u_data, u_start[u], u_end[u], Y, b_unit)
+        cg_row(w_indices, w_data, w_start[u], w_end[u], Y, A0, X[u], b_unit, cg_steps, r, p, Ap)
         if with_loss:
-            loss_out[u] = row_loss(indices, data, start, w_end[u], p_end[u], Y, A0, X[u], b_unit, r)
+            loss_out[u] = row_loss(
+                w_indices, w_data, w_start[u], w_end[u], n_unit, Y, A0, X[u], b_unit, r
+            )

@@ -1,7 +1,7 @@
 """Exact half-sweep: build each row's normal equations and solve them by Cholesky.
 
 A_u = A0 + sum_i (C_ui - 1) y_i y_i^T and b_u = sum_{c_ui > 0} c_ui y_i (Hu et al. 2008,
-eq. 4). Rows come reordered by ``layout.partition_rows``, so only the entries with
+eq. 4). Each row comes as a unit run and a weighted run (``rows``), so only the entries with
 C_ui != 1 are visited to build A_u. Cost per row: k^2 per such entry, plus k^3/3 for the
 factorisation.
 """
@@ -29,32 +29,34 @@ def add_weighted_outer_products(indices, data, start, w_end, Y, A):
 
 
 @jit(parallel=True)
-def cholesky_sweep(indptr, w_end, p_end, indices, data, X, Y, A0, status, loss_out):
+def cholesky_sweep(indptr, unit_run, weighted_run, X, Y, A0, status, loss_out):
     """Overwrite every row of ``X`` with the exact solution of its normal equations.
 
-    ``status`` (n_rows,) int32 receives 0, or the failed pivot (1-based) where A_u is not
-    positive definite; that row of X is left unchanged. Empty rows become 0. ``loss_out``
-    as in ``cg.cg_sweep``.
+    Arguments as in ``cg.cg_sweep``. ``status`` (n_rows,) int32 receives 0, or the failed
+    pivot (1-based) where A_u is not positive definite; that row of X is left unchanged.
     """
     n_rows, k = X.shape
+    u_indices, u_data, u_start, u_end = unit_run
+    w_indices, w_data, w_start, w_end = weighted_run
     with_loss = loss_out.shape[0] == n_rows
     for u in prange(n_rows):
-        start, end = indptr[u], indptr[u + 1]
         status[u] = 0
-        if start == end:
+        if indptr[u] == indptr[u + 1]:
             X[u, :] = 0.0
             if with_loss:
                 loss_out[u] = 0.0
             continue
         A = A0.copy()
         x = np.empty(k, X.dtype)
-        rhs(indices, data, start, w_end[u], p_end[u], Y, x)
-        add_weighted_outer_products(indices, data, start, w_end[u], Y, A)
+        rhs(u_indices, u_data, u_start[u], u_end[u], w_indices, w_data, w_start[u], w_end[u], Y, x)
+        add_weighted_outer_products(w_indices, w_data, w_start[u], w_end[u], Y, A)
         info = cholesky_solve(A, x)
         if info != 0:
             status[u] = info
             continue
         X[u, :] = x
         if with_loss:
-            unit_sum(indices, w_end[u], p_end[u], Y, x)  # x is free again: reuse it
-            loss_out[u] = row_loss(indices, data, start, w_end[u], p_end[u], Y, A0, X[u], x, A[0])
+            n_unit = unit_sum(u_indices, u_data, u_start[u], u_end[u], Y, x)  # x is free again
+            loss_out[u] = row_loss(
+                w_indices, w_data, w_start[u], w_end[u], n_unit, Y, A0, X[u], x, A[0]
+            )

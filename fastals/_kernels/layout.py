@@ -1,4 +1,4 @@
-"""Reorder each CSR row so that the entries which change A_u come first.
+"""Row layouts for the solvers: entries that change A_u apart from those that only feed b_u.
 
 A stored confidence c with |c| == 1 adds (|c| - 1) y y^T = 0 to A_u: it only feeds b_u
 (when c == +1) or nothing at all (c == -1, which is the same as an absent cell except
@@ -10,46 +10,21 @@ that it makes the row non-empty). Row u of the result holds, in this order:
 
 each run in the original (sorted) column order. CG then touches only the first run in
 every A_u p product, which for the seed's data (94% ones) is most of the work saved.
+``transpose_partitioned`` builds the transposed side in this order; ``extract_weighted``
+copies out only the |c| != 1 entries of a side that is kept as given.
 """
 
 import numpy as np
-from numba import prange
 
 from ._jit import jit
 
 
-@jit(parallel=True)
-def partition_rows(indptr, indices, data):
-    """Return (indices, data, w_end, p_end) of the reordered matrix; inputs are not changed."""
-    n_rows = indptr.shape[0] - 1
-    out_indices = np.empty_like(indices)
-    out_data = np.empty_like(data)
-    w_end = np.empty(n_rows, indptr.dtype)
-    p_end = np.empty(n_rows, indptr.dtype)
-    one = data.dtype.type(1)
-    for u in prange(n_rows):
-        pos = indptr[u]
-        for run in range(3):
-            for idx in range(indptr[u], indptr[u + 1]):
-                c = data[idx]
-                keep = abs(c) != one if run == 0 else (c == one if run == 1 else c == -one)
-                if keep:
-                    out_indices[pos] = indices[idx]
-                    out_data[pos] = c
-                    pos += 1
-            if run == 0:
-                w_end[u] = pos
-            elif run == 1:
-                p_end[u] = pos
-    return out_indices, out_data, w_end, p_end
-
-
 @jit()
 def transpose_partitioned(n_cols, indptr, indices, data):
-    """The transpose of a CSR, already in ``partition_rows`` order (one counting-sort pass).
+    """The transpose of a CSR, each row already in the three runs (one counting-sort pass).
 
-    Returns (indptr, indices, data, w_end, p_end) of the n_cols x n_rows matrix; within each
-    run the (new) column ids ascend, as ``partition_rows`` of a sorted transpose would give.
+    Returns (indptr, indices, data, w_end, p_end) of the n_cols x n_rows matrix, each row in
+    the three runs above; within each run the (new) column ids ascend.
     """
     n_rows = indptr.shape[0] - 1
     one = data.dtype.type(1)
@@ -82,3 +57,41 @@ def transpose_partitioned(n_cols, indptr, indices, data):
             out_data[pos] = c
             cursor[j, run] = pos + 1
     return out_indptr, out_indices, out_data, w_end, p_end
+
+
+@jit()
+def extract_weighted(indptr, indices, data):
+    """The entries with |c| != 1 of each row, as a compact CSR (indptr, indices, data)."""
+    n_rows = indptr.shape[0] - 1
+    one = data.dtype.type(1)
+    out_indptr = np.zeros(n_rows + 1, indptr.dtype)
+    for u in range(n_rows):
+        count = 0
+        for idx in range(indptr[u], indptr[u + 1]):
+            if abs(data[idx]) != one:
+                count += 1
+        out_indptr[u + 1] = out_indptr[u] + count
+    out_indices = np.empty(out_indptr[n_rows], indices.dtype)
+    out_data = np.empty(out_indptr[n_rows], data.dtype)
+    for u in range(n_rows):
+        pos = out_indptr[u]
+        for idx in range(indptr[u], indptr[u + 1]):
+            if abs(data[idx]) != one:
+                out_indices[pos] = indices[idx]
+                out_data[pos] = data[idx]
+                pos += 1
+    return out_indptr, out_indices, out_data
+
+
+@jit()
+def confidence_stats(data):
+    """(sum of |c| as float64, number of entries with |c| != 1), in one pass, no temporaries."""
+    one = data.dtype.type(1)
+    total = 0.0
+    weighted = 0
+    for idx in range(data.shape[0]):
+        c = abs(data[idx])
+        total += c
+        if c != one:
+            weighted += 1
+    return total, weighted

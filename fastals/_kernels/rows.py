@@ -1,4 +1,9 @@
-"""Per-row pieces shared by the CG and Cholesky half-sweeps (see ``layout.py`` for the runs).
+"""Per-row pieces shared by the CG and Cholesky half-sweeps.
+
+A row is given as two runs (``solvers.SweepMatrix`` builds them): the *unit* run, whose
+entries with c == 1 feed b_u (other entries there are skipped), and the *weighted* run of
+entries with |c| != 1 (and, on a side kept unreordered, possibly some c == 1 entries, which
+add exactly 0 to A_u and their c to b_u).
 
 Hot loops index ``Y[i, j]`` directly instead of taking a row view ``Y[i]`` per entry (a view
 per stored entry costs Numba a reference-count update on Y: measured ~2x slower), and the
@@ -12,14 +17,22 @@ from ._jit import jit
 
 
 @jit()
-def unit_sum(indices, w_end, p_end, Y, b):
-    """b = sum of y_i over the row's run of c == 1 entries."""
+def unit_sum(indices, data, start, end, Y, b):
+    """b = sum of y_i over the entries with c == 1 in [start, end) (others are skipped).
+
+    Returns how many there were, as float64 (their share of sum_{c > 0} c in the loss).
+    """
     k = b.shape[0]
+    one = b.dtype.type(1)
     b[:] = 0
-    for idx in range(w_end, p_end):
-        i = indices[idx]
-        for j in range(k):
-            b[j] += Y[i, j]
+    count = 0
+    for idx in range(start, end):
+        if data[idx] == one:
+            i = indices[idx]
+            for j in range(k):
+                b[j] += Y[i, j]
+            count += 1
+    return np.float64(count)
 
 
 @jit()
@@ -75,32 +88,33 @@ def weighted_pass(indices, data, start, w_end, Y, v, out, sign, with_rhs):
 
 
 @jit()
-def rhs(indices, data, start, w_end, p_end, Y, b):
-    """b = sum_{c > 0} c y_i over the whole row."""
+def rhs(u_indices, u_data, u_start, u_end, w_indices, w_data, w_start, w_end, Y, b):
+    """b = sum_{c > 0} c y_i over the row: its c == 1 entries plus its weighted run."""
     zero = b.dtype.type(0)
     k = b.shape[0]
-    unit_sum(indices, w_end, p_end, Y, b)
-    for idx in range(start, w_end):
-        c = data[idx]
+    unit_sum(u_indices, u_data, u_start, u_end, Y, b)
+    for idx in range(w_start, w_end):
+        c = w_data[idx]
         if c > zero:
-            i = indices[idx]
+            i = w_indices[idx]
             for j in range(k):
                 b[j] += c * Y[i, j]
 
 
 @jit()
-def row_loss(indices, data, start, w_end, p_end, Y, A0, x, b_unit, scratch):
+def row_loss(indices, data, start, w_end, n_unit, Y, A0, x, b_unit, scratch):
     """This row's share of the loss numerator (float64) at ``x``:
 
     x^T A0 x + sum_{stored} [ (|c| - 1) s_i^2 - 2 max(c, 0) s_i + max(c, 0) ], s_i = y_i . x,
 
-    with the c == 1 entries folded into -2 x . b_unit + their count. A0 includes lambda I,
-    so lambda |x|^2 is included.
+    with the ``n_unit`` entries of c == 1 folded into -2 x . b_unit + n_unit, and the
+    weighted run in ``indices/data[start:w_end]``. A0 includes lambda I, so lambda |x|^2 is
+    included.
     """
     k = x.shape[0]
     zero = x.dtype.type(0)
     one = x.dtype.type(1)
-    acc = np.float64(p_end - w_end)
+    acc = n_unit
     for a in range(k):
         s = zero
         for j in range(k):
