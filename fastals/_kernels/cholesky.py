@@ -16,16 +16,33 @@ from .rows import rhs, row_loss, unit_sum
 
 @jit()
 def add_weighted_outer_products(indices, data, start, w_end, Y, A):
-    """A += sum_{|c| != 1} (|c| - 1) y_i y_i^T, lower triangle only."""
+    """A += sum_{|c| != 1} (|c| - 1) y_i y_i^T, lower triangle only.
+
+    Four entries at a time: each element of A is loaded and stored once per four rank-1
+    updates (the update is bound by those loads and stores, not by the multiply-adds).
+    """
     one = A.dtype.type(1)
     k = A.shape[0]
-    for idx in range(start, w_end):
+    idx = start
+    while idx + 4 <= w_end:
+        i0, i1, i2, i3 = indices[idx], indices[idx + 1], indices[idx + 2], indices[idx + 3]
+        w0 = abs(data[idx]) - one
+        w1 = abs(data[idx + 1]) - one
+        w2 = abs(data[idx + 2]) - one
+        w3 = abs(data[idx + 3]) - one
+        for a in range(k):
+            v0, v1, v2, v3 = w0 * Y[i0, a], w1 * Y[i1, a], w2 * Y[i2, a], w3 * Y[i3, a]
+            for m in range(a + 1):
+                A[a, m] += v0 * Y[i0, m] + v1 * Y[i1, m] + v2 * Y[i2, m] + v3 * Y[i3, m]
+        idx += 4
+    while idx < w_end:
         i = indices[idx]
         w = abs(data[idx]) - one
         for a in range(k):
             wa = w * Y[i, a]
             for m in range(a + 1):
                 A[a, m] += wa * Y[i, m]
+        idx += 1
 
 
 @jit(parallel=True)

@@ -39,8 +39,10 @@ def symv(A, x, out, scale):
 def cholesky_factor(A):
     """Factor symmetric positive definite A = L L^T in place (lower triangle; upper unread).
 
-    Returns 0 on success, else j + 1 where the j-th pivot was not positive (LAPACK potrf's
-    ``info`` convention).
+    Left-looking, row-major: L[i, j] = (A[i, j] - L[i, :j] . L[j, :j]) / L[j, j]. The dot
+    products of four rows i are computed together (one load of L[j, m] for four FMAs, four
+    independent reductions in flight). Returns 0 on success, else j + 1 where the j-th
+    pivot was not positive (LAPACK potrf's ``info`` convention).
     """
     k = A.shape[0]
     for j in range(k):
@@ -51,11 +53,26 @@ def cholesky_factor(A):
             return j + 1
         d = np.sqrt(s)
         A[j, j] = d
-        for i in range(j + 1, k):
+        i = j + 1
+        while i + 4 <= k:
+            t0, t1, t2, t3 = A[i, j], A[i + 1, j], A[i + 2, j], A[i + 3, j]
+            for m in range(j):
+                ljm = A[j, m]
+                t0 -= A[i, m] * ljm
+                t1 -= A[i + 1, m] * ljm
+                t2 -= A[i + 2, m] * ljm
+                t3 -= A[i + 3, m] * ljm
+            A[i, j] = t0 / d
+            A[i + 1, j] = t1 / d
+            A[i + 2, j] = t2 / d
+            A[i + 3, j] = t3 / d
+            i += 4
+        while i < k:
             t = A[i, j]
             for m in range(j):
                 t -= A[i, m] * A[j, m]
             A[i, j] = t / d
+            i += 1
     return 0
 
 
