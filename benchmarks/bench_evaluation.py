@@ -15,9 +15,8 @@ import importlib
 
 import numpy as np
 import pytest
-from harness import blas_scope, model_with_factors
+from harness import model_with_factors, timed
 
-ROUNDS = 5
 FACTORS = 50
 METRICS = ("precision", "map", "ndcg", "auc")
 
@@ -48,17 +47,6 @@ def factors(kuairec_matrix):
 @pytest.fixture(scope="module")
 def metrics_by_library():
     return {}
-
-
-def timed(benchmark, fit_means, library, group, extra, call):
-    benchmark.group = group
-    benchmark.extra_info.update(library=library, **extra)
-    with blas_scope(library):
-        call()  # warm-up: JIT compile or load, caches
-        result = benchmark.pedantic(call, rounds=ROUNDS)
-    if benchmark.stats is not None:
-        fit_means.setdefault(group, {})[library] = benchmark.stats.stats.mean
-    return result
 
 
 @pytest.mark.parametrize("library", ["fastals", "implicit"])

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from bench_fit import blas_scope, model_class
+from bench_fit import model_class
+from harness import timed
 
-ROUNDS = 5
 FACTORS = 50
 
 
@@ -25,27 +25,16 @@ def model_with_factors(library, shape):
     return model
 
 
-def run(benchmark, fit_means, library, group, extra, call):
-    benchmark.group = group
-    benchmark.extra_info.update(library=library, factors=FACTORS, **extra)
-    with blas_scope(library):
-        call()  # warm-up: JIT compile or load, caches
-        result = benchmark.pedantic(call, rounds=ROUNDS)
-    if benchmark.stats is not None:
-        fit_means.setdefault(group, {})[library] = benchmark.stats.stats.mean
-    return result
-
-
 @pytest.mark.parametrize("library", ["fastals", "implicit"])
 def test_recommend_all_users(benchmark, kuairec_matrix, fit_means, library):
     model = model_with_factors(library, kuairec_matrix.shape)
     users = np.arange(kuairec_matrix.shape[0])
-    ids, scores = run(
+    ids, scores = timed(
         benchmark,
         fit_means,
         library,
         "recommend-all-users-N10-filtered",
-        {"users": len(users), "nnz": int(kuairec_matrix.nnz)},
+        {"users": len(users), "nnz": int(kuairec_matrix.nnz), "factors": FACTORS},
         lambda: model.recommend(users, kuairec_matrix, N=10),
     )
     assert ids.shape == (len(users), min(10, kuairec_matrix.shape[1]))
@@ -56,12 +45,12 @@ def test_recommend_all_users(benchmark, kuairec_matrix, fit_means, library):
 def test_similar_items_all(benchmark, kuairec_matrix, fit_means, library):
     model = model_with_factors(library, kuairec_matrix.shape)
     items = np.arange(kuairec_matrix.shape[1])
-    ids, _ = run(
+    ids, _ = timed(
         benchmark,
         fit_means,
         library,
         "similar-items-all-N10",
-        {"items": len(items)},
+        {"items": len(items), "factors": FACTORS},
         lambda: model.similar_items(items, N=10),
     )
     assert np.array_equal(ids[:, 0], items)  # each item is most similar to itself
@@ -77,5 +66,7 @@ def test_recommend_scalar_calls(benchmark, kuairec_matrix, fit_means, library):
     def loop():
         return [model.recommend(u, rows[u], N=10) for u in users]
 
-    out = run(benchmark, fit_means, library, "recommend-200-scalar-calls", {}, loop)
+    out = timed(
+        benchmark, fit_means, library, "recommend-200-scalar-calls", {"factors": FACTORS}, loop
+    )
     assert len(out) == len(users)

@@ -404,3 +404,16 @@ def fmt_bytes(b: float | None) -> str:
     if b is None:
         return "-"
     return f"{b / 2**30:.2f} GiB" if b >= 2**30 else f"{b / 2**20:.0f} MiB"
+
+
+def timed(benchmark, fit_means, library, group, extra, call, rounds=5):
+    """Time ``call`` with pytest-benchmark after one untimed warm-up (JIT compile, caches),
+    implicit under 1 BLAS thread; record the mean for the fastals/implicit summary."""
+    benchmark.group = group
+    benchmark.extra_info.update(library=library, **extra)
+    with blas_scope(library):
+        call()
+        result = benchmark.pedantic(call, rounds=rounds)
+    if benchmark.stats is not None:
+        fit_means.setdefault(group, {})[library] = benchmark.stats.stats.mean
+    return result

@@ -28,6 +28,28 @@ def interactions(tmp_path):
     return path
 
 
+@pytest.fixture
+def model_path(tmp_path, interactions, capsys):
+    """A model file written by ``fastals fit`` on the interactions fixture."""
+    path = tmp_path / "model.npz"
+    code, _, _ = run(
+        capsys,
+        "fit",
+        str(interactions),
+        "--user-col",
+        "who",
+        "--item-col",
+        "what",
+        "-o",
+        str(path),
+        "--factors",
+        "4",
+        "--quiet",
+    )
+    assert code == 0
+    return path
+
+
 def run(capsys, *argv):
     code = main(list(argv))
     out = capsys.readouterr()
@@ -78,22 +100,7 @@ def test_fit_recommend_evaluate_on_raw_ids(tmp_path, interactions, capsys):
     assert {"seed_definitions", "implicit_definitions", "eval_users"} <= set(metrics)
 
 
-def test_the_model_file_loads_in_fastals_and_keeps_the_maps(tmp_path, interactions, capsys):
-    model_path = tmp_path / "model.npz"
-    run(
-        capsys,
-        "fit",
-        str(interactions),
-        "--user-col",
-        "who",
-        "--item-col",
-        "what",
-        "-o",
-        str(model_path),
-        "--factors",
-        "4",
-        "--quiet",
-    )
+def test_the_model_file_loads_in_fastals_and_keeps_the_maps(model_path):
     model = AlternatingLeastSquares.load(model_path)
     with np.load(model_path, allow_pickle=False) as data:
         assert len(data["user_ids"]) == model.user_factors.shape[0]
@@ -117,23 +124,8 @@ def test_the_model_file_loads_in_fastals_and_keeps_the_maps(tmp_path, interactio
     ],
 )
 def test_bad_paths_columns_and_ids_are_one_line_errors(
-    tmp_path, interactions, capsys, argv, message
+    tmp_path, interactions, model_path, capsys, argv, message
 ):
-    model_path = tmp_path / "model.npz"
-    run(
-        capsys,
-        "fit",
-        str(interactions),
-        "--user-col",
-        "who",
-        "--item-col",
-        "what",
-        "-o",
-        str(model_path),
-        "--factors",
-        "4",
-        "--quiet",
-    )
     argv = [a.format(csv=interactions, model=model_path) for a in argv]
     argv = [str(tmp_path / a) if a.startswith("missing") else a for a in argv]
     code, _, err = run(capsys, *argv)
