@@ -64,6 +64,12 @@ def _kuairec(args):
 
     if args.data_dir is not None and not args.data_dir.is_dir():
         raise SystemExit(f"fastals kuairec: --data-dir {args.data_dir} is not a folder")
+    if not args.quiet:
+        print(
+            "(the first run in a fresh environment compiles fastals' kernels, ~30 s; later runs "
+            "load them from Numba's cache)",
+            file=sys.stderr,
+        )
     result = run_kuairec(
         args.data_dir,
         scale=args.scale,
