@@ -9,9 +9,11 @@ from ._kernels.cholesky import cholesky_sweep
 from ._kernels.gram import gram
 from ._kernels.layout import confidence_stats, extract_weighted, transpose_partitioned
 from ._kernels.loss import loss_rows
+from ._kernels.rows import unit_sums
 
 SOLVERS = ("cg", "cholesky")
 NO_LOSS = np.empty(0, np.float64)
+L2_BUDGET = 1 << 20  # bytes of Y gathered per block by rows.unit_sums (half a 2 MiB L2)
 
 
 class SweepMatrix:
@@ -102,7 +104,13 @@ def half_sweep(
     loss = np.zeros(X.shape[0]) if with_loss else NO_LOSS
     args = (M.indptr, M.unit_run, M.weighted_run, X, Y, A0)
     if solver == "cg":
-        cg_sweep(*args, cg_steps, loss)
+        n_rows, k = X.shape
+        unit_b = np.empty((n_rows, k), X.dtype)
+        unit_counts = np.empty(n_rows, np.float64)
+        u_indices, u_data, u_start, u_end = M.unit_run
+        block_rows = max(256, L2_BUDGET // (k * X.dtype.itemsize))
+        unit_sums(u_indices, u_data, u_start, u_end, Y, block_rows, unit_b, unit_counts)
+        cg_sweep(M.indptr, unit_b, unit_counts, M.weighted_run, X, Y, A0, cg_steps, loss)
     else:
         status = np.zeros(X.shape[0], dtype=np.int32)
         cholesky_sweep(*args, status, loss)

@@ -230,3 +230,23 @@ def test_loss_fused_into_the_sweep_equals_the_standalone_loss(dtype, solver, pro
     lam = float(solvers.rounded_regularization(0.5, solver, X.dtype))
     expected = reference.loss(Cui, X, Y, lam) * M.total_confidence - lam * float((Y**2).sum())
     assert numerator == pytest.approx(expected, rel=TOL[dtype] * 10, abs=TOL[dtype])
+
+
+@settings(max_examples=30, deadline=None)
+@given(problem=problems, block_rows=st.integers(1, 20), mostly_ones=st.booleans())
+def test_blocked_unit_sums_equal_the_row_by_row_sums(problem, block_rows, mostly_ones):
+    from fastals._kernels.rows import unit_sum, unit_sums
+
+    seed, n_rows, n_cols, k, density = problem
+    Cui, X, Y = random_problem(
+        seed, n_rows, n_cols, k, density, np.float32, kinds="ones" if mostly_ones else "mixed"
+    )
+    for M in (solvers.SweepMatrix(Cui), solvers.SweepMatrix(Cui.T.tocsr()).transpose()):
+        indices, data, start, end = M.unit_run
+        B = np.empty((M.shape[0], k), np.float32)
+        counts = np.empty(M.shape[0])
+        unit_sums(indices, data, start, end, Y, block_rows, B, counts)
+        for u in range(M.shape[0]):
+            b = np.empty(k, np.float32)
+            n = unit_sum(indices, data, start[u], end[u], Y, b)
+            assert np.array_equal(B[u], b) and counts[u] == n  # same additions, same order

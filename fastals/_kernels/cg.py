@@ -17,7 +17,7 @@ from numba import prange
 
 from ._jit import jit
 from .linalg import axpy, dot, symv
-from .rows import row_loss, unit_sum, weighted_pass
+from .rows import row_loss, weighted_pass
 
 
 @jit()
@@ -56,18 +56,18 @@ def cg_row(indices, data, start, w_end, Y, A0, x, b_unit, cg_steps, r, p, Ap):
 
 
 @jit(parallel=True)
-def cg_sweep(indptr, unit_run, weighted_run, X, Y, A0, cg_steps, loss_out):
+def cg_sweep(indptr, unit_b, unit_counts, weighted_run, X, Y, A0, cg_steps, loss_out):
     """Update every row of ``X`` (n_rows, k) in place by CG against ``Y`` (n_cols, k).
 
-    ``indptr`` says which rows are empty (they become 0); ``unit_run`` and
-    ``weighted_run`` are (indices, data, start, end) tuples describing each row's two runs
-    (``rows`` module), data in X's dtype. ``A0`` = Y^T Y + lambda I (k, k). When
-    ``loss_out`` has n_rows entries it receives each row's loss term (``rows.row_loss``)
-    at the new x_u. Each row is owned by one iteration, so results do not depend on the
-    thread count.
+    ``indptr`` says which rows are empty (they become 0); ``unit_b`` (n_rows, k) and
+    ``unit_counts`` (n_rows,) are each row's sum of y_i over its c == 1 entries and their
+    number (``rows.unit_sums``); ``weighted_run`` is the (indices, data, start, end) tuple of
+    the |c| != 1 entries (``rows`` module), data in X's dtype. ``A0`` = Y^T Y + lambda I
+    (k, k). When ``loss_out`` has n_rows entries it receives each row's loss term
+    (``rows.row_loss``) at the new x_u. Each row is owned by one iteration, so results do not
+    depend on the thread count.
     """
     n_rows, k = X.shape
-    u_indices, u_data, u_start, u_end = unit_run
     w_indices, w_data, w_start, w_end = weighted_run
     with_loss = loss_out.shape[0] == n_rows
     for u in prange(n_rows):
@@ -76,13 +76,12 @@ def cg_sweep(indptr, unit_run, weighted_run, X, Y, A0, cg_steps, loss_out):
             if with_loss:
                 loss_out[u] = 0.0
             continue
-        b_unit = np.empty(k, X.dtype)
         r = np.empty(k, X.dtype)
         p = np.empty(k, X.dtype)
         Ap = np.empty(k, X.dtype)
-        n_unit = unit_sum(u_indices, u_data, u_start[u], u_end[u], Y, b_unit)
+        b_unit = unit_b[u]
         cg_row(w_indices, w_data, w_start[u], w_end[u], Y, A0, X[u], b_unit, cg_steps, r, p, Ap)
         if with_loss:
             loss_out[u] = row_loss(
-                w_indices, w_data, w_start[u], w_end[u], n_unit, Y, A0, X[u], b_unit, r
+                w_indices, w_data, w_start[u], w_end[u], unit_counts[u], Y, A0, X[u], b_unit, r
             )
