@@ -74,8 +74,25 @@ def loss_vs_time(
         )
     ax.set_xlabel("wall-clock seconds of training (loss evaluation excluded)")
     ax.set_ylabel("training loss")
+    return _finish(fig, ax, title, path)
+
+
+def _plot_series(ax, series, transform=None):
+    """One line per (library, solver): colour by library, line style and marker by solver."""
+    for (library, solver), (xs, ys) in series.items():
+        ax.plot(
+            xs,
+            transform(ys) if transform else ys,
+            STYLES.get(solver, "-"),
+            marker=MARKERS.get(solver, "o"),
+            color=COLOURS.get(library),
+            label=_label(library, solver),
+        )
+
+
+def _finish(fig, ax, title, path, grid_which="major"):
     ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
+    ax.grid(alpha=0.3, which=grid_which)
     ax.legend(fontsize=8)
     return _save(fig, path)
 
@@ -88,25 +105,14 @@ def seconds_vs_factors(rows: Iterable[Mapping], path: Path, title: str) -> Path:
     _require()
     series = _series(rows, "factors", "seconds")
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for (library, solver), (xs, ys) in series.items():
-        ax.plot(
-            xs,
-            ys,
-            STYLES.get(solver, "-"),
-            marker=MARKERS.get(solver, "o"),
-            color=COLOURS.get(library),
-            label=_label(library, solver),
-        )
+    _plot_series(ax, series)
     xs_all = sorted({x for xs, _ in series.values() for x in xs})
     ax.set_xscale("log", base=2)
     ax.set_xticks(xs_all, [str(x) for x in xs_all])
     ax.set_yscale("log")
     ax.set_xlabel("factors")
     ax.set_ylabel("seconds per iteration (median)")
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    return _save(fig, path)
+    return _finish(fig, ax, title, path, grid_which="both")
 
 
 def speed_vs_threads(rows: Iterable[Mapping], path: Path, title: str) -> Path:
@@ -117,24 +123,13 @@ def speed_vs_threads(rows: Iterable[Mapping], path: Path, title: str) -> Path:
     _require()
     series = _series(rows, "threads", "seconds")
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for (library, solver), (xs, ys) in series.items():
-        ax.plot(
-            xs,
-            [1.0 / y for y in ys],
-            STYLES.get(solver, "-"),
-            marker=MARKERS.get(solver, "o"),
-            color=COLOURS.get(library),
-            label=_label(library, solver),
-        )
+    _plot_series(ax, series, transform=lambda ys: [1.0 / y for y in ys])
     xs_all = sorted({x for xs, _ in series.values() for x in xs})
     ax.set_xticks(xs_all, [str(x) for x in xs_all])
     ax.set_xlabel("threads")
     ax.set_ylabel("iterations per second")
     ax.set_ylim(bottom=0)
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return _save(fig, path)
+    return _finish(fig, ax, title, path)
 
 
 def seconds_vs_nnz(rows: Iterable[Mapping], path: Path, title: str) -> Path:
@@ -145,23 +140,12 @@ def seconds_vs_nnz(rows: Iterable[Mapping], path: Path, title: str) -> Path:
     _require()
     series = _series(rows, "nnz", "seconds")
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for (library, solver), (xs, ys) in series.items():
-        ax.plot(
-            xs,
-            ys,
-            STYLES.get(solver, "-"),
-            marker=MARKERS.get(solver, "o"),
-            color=COLOURS.get(library),
-            label=_label(library, solver),
-        )
+    _plot_series(ax, series)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("stored entries (nnz)")
     ax.set_ylabel("seconds per iteration (median)")
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    return _save(fig, path)
+    return _finish(fig, ax, title, path, grid_which="both")
 
 
 def _series(rows: Iterable[Mapping], x: str, y: str) -> dict:
