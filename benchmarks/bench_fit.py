@@ -13,11 +13,10 @@ Per-iteration cost without the set-up is ``bench_fit_factors.py``.
 
 from __future__ import annotations
 
-import contextlib
-
+import harness
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
+from harness import blas_scope
 
 ROUNDS = 5
 # factors=128 exceeds the smoke-mode matrix's 72 users: fastals warns, as it should
@@ -36,18 +35,10 @@ SOLVERS = [
 
 
 def model_class(library: str):
-    if library == "fastals":
-        from fastals import AlternatingLeastSquares
-    else:
-        AlternatingLeastSquares = pytest.importorskip("implicit.cpu.als").AlternatingLeastSquares
-    return AlternatingLeastSquares
-
-
-def blas_scope(library: str):
-    """implicit wants single-threaded BLAS (it warns otherwise)."""
+    """harness.model_class, with implicit skipped cleanly when it is not installed."""
     if library == "implicit":
-        return threadpool_limits(limits=1, user_api="blas")
-    return contextlib.nullcontext()
+        pytest.importorskip("implicit.cpu.als")
+    return harness.model_class(library)
 
 
 @pytest.mark.parametrize("solver,factors", SOLVERS)

@@ -12,22 +12,25 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from bench_fit import model_class
-from harness import timed
+from harness import model_with_factors, timed
 
 FACTORS = 50
 
 
-def model_with_factors(library, shape):
+def random_factors_model(library, shape):
+    """A ``library`` model serving seeded random factors for ``shape`` (users, items)."""
+    model_class(library)  # skips cleanly when implicit is missing
     rng = np.random.default_rng(0)
-    model = model_class(library)(factors=FACTORS)
-    model.user_factors = rng.standard_normal((shape[0], FACTORS)).astype(np.float32)
-    model.item_factors = rng.standard_normal((shape[1], FACTORS)).astype(np.float32)
-    return model
+    return model_with_factors(
+        library,
+        rng.standard_normal((shape[0], FACTORS)).astype(np.float32),
+        rng.standard_normal((shape[1], FACTORS)).astype(np.float32),
+    )
 
 
 @pytest.mark.parametrize("library", ["fastals", "implicit"])
 def test_recommend_all_users(benchmark, kuairec_matrix, fit_means, library):
-    model = model_with_factors(library, kuairec_matrix.shape)
+    model = random_factors_model(library, kuairec_matrix.shape)
     users = np.arange(kuairec_matrix.shape[0])
     ids, scores = timed(
         benchmark,
@@ -43,7 +46,7 @@ def test_recommend_all_users(benchmark, kuairec_matrix, fit_means, library):
 
 @pytest.mark.parametrize("library", ["fastals", "implicit"])
 def test_similar_items_all(benchmark, kuairec_matrix, fit_means, library):
-    model = model_with_factors(library, kuairec_matrix.shape)
+    model = random_factors_model(library, kuairec_matrix.shape)
     items = np.arange(kuairec_matrix.shape[1])
     ids, _ = timed(
         benchmark,
@@ -59,7 +62,7 @@ def test_similar_items_all(benchmark, kuairec_matrix, fit_means, library):
 @pytest.mark.parametrize("library", ["fastals", "implicit"])
 def test_recommend_scalar_calls(benchmark, kuairec_matrix, fit_means, library):
     """200 scalar calls, as the seed notebook makes them (one user at a time)."""
-    model = model_with_factors(library, kuairec_matrix.shape)
+    model = random_factors_model(library, kuairec_matrix.shape)
     users = range(min(200, kuairec_matrix.shape[0]))
     rows = [kuairec_matrix[u] for u in users]
 

@@ -166,9 +166,7 @@ class AlternatingLeastSquares:
                 progress.update(1)
                 loss = None
                 if loss_wanted:
-                    lam = float(np.float32(self.regularization))
-                    numerator += lam * float(np.einsum("ij,ij->", X, X, dtype=np.float64))
-                    loss = solvers.normalise_loss(numerator, items)
+                    loss = solvers.finish_loss(numerator, items, X, self.regularization)
                     self.loss_history.append(loss)
                     progress.set_postfix({"loss": loss})
                     if not show_progress:
@@ -257,24 +255,17 @@ class AlternatingLeastSquares:
             queries = self.user_factors[
                 np.atleast_1d(check_ids(userid, n_users, "userid", "users"))
             ]
-        candidates, item_pos = self.item_factors, None
-        if items is not None:
-            if _nonempty(filter_items):
-                raise ValueError("Can't set both items and filter_items in recommend call")
-            items, item_pos = serving.subset_positions(items, n_items, "items", "items")
-            candidates = self.item_factors[items]
-        ids, scores = serving.top_k(
+        return serving.rank_items(
             queries,
-            candidates,
-            _check_n(N, len(candidates)),
-            liked=rows if filter_already_liked_items else None,
-            item_pos=item_pos,
-            filter_pos=serving.filter_positions(filter_items, n_items, "filter_items", "items"),
-            num_threads=self.num_threads,
+            self.item_factors,
+            rows,
+            N,
+            filter_already_liked_items,
+            filter_items,
+            items,
+            self.num_threads,
+            scalar,
         )
-        if items is not None:
-            ids = items[ids]
-        return (ids[0], scores[0]) if scalar else (ids, scores)
 
     def similar_items(
         self, itemid, N=10, recalculate_item=False, item_users=None, filter_items=None, items=None
@@ -319,14 +310,14 @@ class AlternatingLeastSquares:
         filter_name, subset_name, what = names
         count = len(factors)
         if subset is not None:
-            if _nonempty(filter_ids):
+            if serving.nonempty(filter_ids):
                 raise ValueError(f"Can't set both {subset_name} and {filter_name} in similar call")
             subset, _ = serving.subset_positions(subset, count, subset_name, what)
             factors, norms = factors[subset], norms[subset]
         ids, scores = serving.top_k(
             np.atleast_2d(factor),
             factors,
-            _check_n(N, len(factors)),
+            serving.check_n(N, len(factors)),
             norms=norms,
             filter_pos=serving.filter_positions(filter_ids, count, filter_name, what),
             num_threads=self.num_threads,
@@ -486,16 +477,6 @@ class AlternatingLeastSquares:
         if self._item_norms is None:
             self._item_norms = _norms(self.item_factors)
         return self._item_norms
-
-
-def _nonempty(ids):
-    return ids is not None and np.size(ids) > 0
-
-
-def _check_n(N, n_candidates):
-    if isinstance(N, bool) or not isinstance(N, (int, np.integer)) or N < 0:
-        raise ValueError(f"N must be an integer >= 0, got {N!r}")
-    return min(int(N), n_candidates)
 
 
 def _as_lower_factor(user_weights):

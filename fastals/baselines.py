@@ -82,26 +82,17 @@ class _FactorBaseline:
             queries = self.user_factors[
                 np.atleast_1d(check_ids(userid, n_users, "userid", "users"))
             ]
-        candidates, item_pos = self.item_factors, None
-        if items is not None:
-            if filter_items is not None and np.size(filter_items) > 0:
-                raise ValueError("Can't set both items and filter_items in recommend call")
-            items, item_pos = serving.subset_positions(items, n_items, "items", "items")
-            candidates = self.item_factors[items]
-        if isinstance(N, bool) or not isinstance(N, (int, np.integer)) or N < 0:
-            raise ValueError(f"N must be an integer >= 0, got {N!r}")
-        ids, scores = serving.top_k(
+        return serving.rank_items(
             queries,
-            candidates,
-            min(int(N), len(candidates)),
-            liked=rows if filter_already_liked_items else None,
-            item_pos=item_pos,
-            filter_pos=serving.filter_positions(filter_items, n_items, "filter_items", "items"),
-            num_threads=self.num_threads,
+            self.item_factors,
+            rows,
+            N,
+            filter_already_liked_items,
+            filter_items,
+            items,
+            self.num_threads,
+            scalar,
         )
-        if items is not None:
-            ids = items[ids]
-        return (ids[0], scores[0]) if scalar else (ids, scores)
 
 
 class PopularityRecommender(_FactorBaseline):

@@ -83,3 +83,46 @@ def filter_positions(filter_ids, count, name, what):
         bad = int(arr[(arr < 0) | (arr >= count)][0])
         raise IndexError(f"{name} id {bad} is out of range: the model has {count} {what}")
     return arr.astype(np.int64)
+
+
+def nonempty(ids):
+    """True for a filter list that filters something (implicit's ``if filter_items:``)."""
+    return ids is not None and np.size(ids) > 0
+
+
+def check_n(N, n_candidates):
+    """N as an int, capped at the number of candidates; ValueError unless an integer >= 0."""
+    if isinstance(N, bool) or not isinstance(N, (int, np.integer)) or N < 0:
+        raise ValueError(f"N must be an integer >= 0, got {N!r}")
+    return min(int(N), n_candidates)
+
+
+def rank_items(
+    queries, item_factors, rows, N, filter_liked, filter_items, items, num_threads, scalar
+):
+    """The part of ``recommend`` every model shares, once its query factors are known.
+
+    ``rows`` (one CSR row per query, or None) holds the liked items filtered when
+    ``filter_liked``; ``items`` restricts the candidates (ids then come from the sorted
+    ``items``); ``filter_items`` cannot be combined with it. Returns implicit's output
+    contract: (ids, scores), 1-D when ``scalar``.
+    """
+    n_items = len(item_factors)
+    candidates, item_pos = item_factors, None
+    if items is not None:
+        if nonempty(filter_items):
+            raise ValueError("Can't set both items and filter_items in recommend call")
+        items, item_pos = subset_positions(items, n_items, "items", "items")
+        candidates = item_factors[items]
+    ids, scores = top_k(
+        queries,
+        candidates,
+        check_n(N, len(candidates)),
+        liked=rows if filter_liked else None,
+        item_pos=item_pos,
+        filter_pos=filter_positions(filter_items, n_items, "filter_items", "items"),
+        num_threads=num_threads,
+    )
+    if items is not None:
+        ids = items[ids]
+    return (ids[0], scores[0]) if scalar else (ids, scores)

@@ -11,7 +11,6 @@ from ._kernels.layout import confidence_stats, extract_weighted, transpose_parti
 from ._kernels.loss import loss_rows
 from ._kernels.rows import unit_sums
 
-SOLVERS = ("cg", "cholesky")
 NO_LOSS = np.empty(0, np.float64)
 L2_BUDGET = 1 << 20  # bytes of Y gathered per block by rows.unit_sums (half a 2 MiB L2)
 
@@ -142,8 +141,14 @@ def training_loss(Cui, X, Y, regularization):
     """
     M = Cui if isinstance(Cui, SweepMatrix) else SweepMatrix(Cui)
     lam = float(np.float32(regularization))
-    numerator = _unregularised_loss(M, X, Y) + lam * (_sq_norm(X) + _sq_norm(Y))
-    return normalise_loss(numerator, M)
+    return finish_loss(_unregularised_loss(M, X, Y) + lam * _sq_norm(Y), M, X, regularization)
+
+
+def finish_loss(numerator, M, X, regularization):
+    """The normalised loss from a numerator that lacks only lambda |X|^2 (e.g. the item
+    sweep's fused ``half_sweep(with_loss=True)``, X the user factors); M either side."""
+    lam = float(np.float32(regularization))
+    return normalise_loss(numerator + lam * _sq_norm(X), M)
 
 
 def normalise_loss(numerator, M):
