@@ -272,6 +272,7 @@ class AlternatingLeastSquares:
     ):
         """Items most similar to ``itemid`` by cosine of the factors (the item itself included)."""
         _, n_items = self._require_fitted()
+        ids = None
         if recalculate_item:
             factor = self.recalculate_item(itemid, item_users)
             norm = _norms(np.atleast_2d(factor))
@@ -288,6 +289,7 @@ class AlternatingLeastSquares:
             filter_items,
             items,
             ("filter_items", "items", "items"),
+            _every_row(ids, n_items),
         )
 
     def similar_users(self, userid, N=10, filter_users=None, users=None):
@@ -304,9 +306,13 @@ class AlternatingLeastSquares:
             filter_users,
             users,
             ("filter_users", "users", "users"),
+            _every_row(ids, n_users),
         )
 
-    def _similar(self, scalar, factor, norm, factors, norms, N, filter_ids, subset, names):
+    def _similar(
+        self, scalar, factor, norm, factors, norms, N, filter_ids, subset, names, every_row
+    ):
+        """Shared by similar_items/users; ``every_row``: the queries are all rows, in order."""
         filter_name, subset_name, what = names
         count = len(factors)
         if subset is not None:
@@ -314,14 +320,19 @@ class AlternatingLeastSquares:
                 raise ValueError(f"Can't set both {subset_name} and {filter_name} in similar call")
             subset, _ = serving.subset_positions(subset, count, subset_name, what)
             factors, norms = factors[subset], norms[subset]
-        ids, scores = serving.top_k(
-            np.atleast_2d(factor),
-            factors,
-            serving.check_n(N, len(factors)),
-            norms=norms,
-            filter_pos=serving.filter_positions(filter_ids, count, filter_name, what),
-            num_threads=self.num_threads,
-        )
+        N = serving.check_n(N, len(factors))
+        filter_pos = serving.filter_positions(filter_ids, count, filter_name, what)
+        if every_row and subset is None and filter_pos is None:
+            ids, scores = serving.top_k_pairs(factors, N, norms=norms, num_threads=self.num_threads)
+        else:
+            ids, scores = serving.top_k(
+                np.atleast_2d(factor),
+                factors,
+                N,
+                norms=norms,
+                filter_pos=filter_pos,
+                num_threads=self.num_threads,
+            )
         with np.errstate(over="ignore"):  # filtered -finfo.max / small norm -> -inf, as implicit
             scores /= np.asarray(norm, dtype=scores.dtype).reshape(-1, 1)
         if subset is not None:
@@ -484,6 +495,15 @@ def _as_lower_factor(user_weights):
         c, lower = user_weights
         return np.ascontiguousarray(np.tril(c) if lower else np.triu(c).T, dtype=np.float64)
     return np.ascontiguousarray(user_weights, dtype=np.float64)
+
+
+def _every_row(ids, count):
+    """True when the query ids are all ``count`` rows in order (the all-pairs fast path)."""
+    return (
+        ids is not None
+        and len(ids) == count >= serving.TRANSPOSE_MIN_QUERIES
+        and bool(np.all(ids == np.arange(count)))
+    )
 
 
 def _norms(factors):

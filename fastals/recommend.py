@@ -6,7 +6,7 @@ for every query in parallel (candidate factors scored in chunks, per-query memor
 
 import numpy as np
 
-from ._kernels.topk import topk
+from ._kernels.topk import topk, topk_pairs
 from ._threads import thread_scope
 
 TRANSPOSE_MIN_QUERIES = 32  # below this, score by dot products instead of copying Y^T
@@ -46,6 +46,22 @@ def top_k(
     scores = np.empty((n_q, N), dtype=dtype)
     with thread_scope(num_threads, limit_blas=False, work=n_q * n_c * Q.shape[1]):
         topk(Q, Y, YT, N, norms, liked_indptr, liked_indices, item_pos, filter_pos, ids, scores)
+    return ids, scores
+
+
+def top_k_pairs(factors, N, *, norms=None, num_threads=0):
+    """``top_k(factors, factors, N, norms=norms)`` from half the work: every row's top ``N``.
+
+    The all-items case of ``similar_items``: the score matrix is symmetric, so each dot product
+    is computed once and offered to both rows' heaps; results, ties included, are ``top_k``'s.
+    """
+    Y = np.ascontiguousarray(factors)
+    norms = np.empty(0, Y.dtype) if norms is None else np.ascontiguousarray(norms, dtype=Y.dtype)
+    n = Y.shape[0]
+    ids = np.empty((n, N), dtype=np.int32)
+    scores = np.empty((n, N), dtype=Y.dtype)
+    with thread_scope(num_threads, limit_blas=False, work=n * n * Y.shape[1] // 2):
+        topk_pairs(Y, np.ascontiguousarray(Y.T), N, norms, ids, scores)
     return ids, scores
 
 

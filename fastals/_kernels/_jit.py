@@ -5,10 +5,13 @@ import numba
 # Not fastmath=True: "nnan"/"ninf" would let LLVM drop NaN/inf checks (umap shipped NaN
 # embeddings that way). "reassoc" lets dot products vectorise.
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+# Serving divides scores by norms as implicit does: "arcp" would turn a division by one norm
+# into a product with its reciprocal, one rounding off implicit's (and off the other path's).
+EXACT_DIVISION = FASTMATH - {"arcp"}
 
 
-def jit(parallel: bool = False):
+def jit(parallel: bool = False, fastmath=FASTMATH):
     """``numba.njit`` with on-disk caching, the project's fastmath flags and nogil."""
     return numba.njit(
-        cache=True, fastmath=FASTMATH, parallel=parallel, nogil=True, error_model="numpy"
+        cache=True, fastmath=fastmath, parallel=parallel, nogil=True, error_model="numpy"
     )

@@ -1,99 +1,84 @@
 """Top-k over factor scores: scoring, filtering and partial selection, parallel over queries.
 
-Selection reproduces implicit 0.7.3 exactly (``implicit/cpu/select.h``): a min-heap of
-(score, id) pairs, scanned in id order, where a new item enters only when its score is
-strictly above the heap's minimum pair, which is evicted; the survivors are emitted in
-descending (score, id) order. So among tied scores the survivors are decided by the
-scan, and they come out highest id first.
+Selection is implicit 0.7.3's (see ``select.py``), so results, ties included, are implicit's.
 """
 
 import numpy as np
 from numba import prange
 
-from ._jit import jit
+from ._jit import EXACT_DIVISION, jit
 from .linalg import dot
+from .select import heap_push, heap_sort, offer_range, select_row
 
-QUERY_BLOCK = 4  # queries scored together, sharing each chunk of candidate factors
-ITEM_CHUNK = 512  # candidates per chunk: a row chunk of Y^T stays in L1 across the block
-
-
-@jit()
-def _less(s_a, i_a, s_b, i_b):
-    return s_a < s_b or (s_a == s_b and i_a < i_b)
+QUERY_BLOCK = 8  # queries scored together, sharing each chunk of candidate factors
+ITEM_CHUNK = 1024  # candidates per chunk: the block's score rows stay in L1/L2
+PAIRS_STRIP = 64  # all-pairs: rows scored per strip (the strip's scores: 64 x n)
+PAIRS_CHUNK = 256  # all-pairs: columns per parallel task within a strip
 
 
-@jit()
-def _sift_down(heap_s, heap_i, pos, size):
-    while True:
-        child = 2 * pos + 1
-        if child >= size:
-            return
-        if child + 1 < size and _less(
-            heap_s[child + 1], heap_i[child + 1], heap_s[child], heap_i[child]
-        ):
-            child += 1
-        if not _less(heap_s[child], heap_i[child], heap_s[pos], heap_i[pos]):
-            return
-        heap_s[pos], heap_s[child] = heap_s[child], heap_s[pos]
-        heap_i[pos], heap_i[child] = heap_i[child], heap_i[pos]
-        pos = child
+@jit(fastmath=EXACT_DIVISION)
+def _madd_4x4(Q, q, f, r0, r1, r2, r3, s0, s1, s2, s3):
+    """s_j += Q[q + j, f:f + 4] . [r0; r1; r2; r3] for the four queries j = 0..3.
 
-
-@jit()
-def _sift_up(heap_s, heap_i, pos):
-    while pos > 0:
-        parent = (pos - 1) // 2
-        if not _less(heap_s[pos], heap_i[pos], heap_s[parent], heap_i[parent]):
-            return
-        heap_s[pos], heap_s[parent] = heap_s[parent], heap_s[pos]
-        heap_i[pos], heap_i[parent] = heap_i[parent], heap_i[pos]
-        pos = parent
-
-
-@jit()
-def select_row(scores, k, out_ids, out_scores):
-    """Write the top ``k`` of ``scores`` (n,) into ``out_ids``/``out_scores`` (k <= n)."""
-    size = 0
-    for i in range(scores.shape[0]):
-        s = scores[i]
-        if size < k:
-            out_scores[size] = s
-            out_ids[size] = i
-            _sift_up(out_scores, out_ids, size)
-            size += 1
-        elif s > out_scores[0]:
-            out_scores[0] = s
-            out_ids[0] = i
-            _sift_down(out_scores, out_ids, 0, size)
-    # heap sort: pop the minimum into the last free slot -> descending order
-    for end in range(size - 1, 0, -1):
-        out_scores[0], out_scores[end] = out_scores[end], out_scores[0]
-        out_ids[0], out_ids[end] = out_ids[end], out_ids[0]
-        _sift_down(out_scores, out_ids, 0, end)
-
-
-@jit()
-def _score_block(Q, YT, q0, q1, scores):
-    """scores[q - q0, :] = YT^T Q[q] for the queries q0..q1-1, chunk by chunk.
-
-    Inner loops run over slices from 0 so that LLVM vectorises them (an offset range makes
-    Numba keep negative-index wraparound checks, which blocks vectorisation).
+    The register tile of the scoring loop: each candidate's four factor values are loaded
+    once and used by 16 multiply-adds, so the loop is bound by FMA throughput rather than by
+    loading and storing the score rows (one load and one store per multiply-add otherwise).
     """
-    k, n = YT.shape
-    for c0 in range(0, n, ITEM_CHUNK):
-        c1 = min(n, c0 + ITEM_CHUNK)
+    a0, a1, a2, a3 = Q[q, f], Q[q, f + 1], Q[q, f + 2], Q[q, f + 3]
+    b0, b1, b2, b3 = Q[q + 1, f], Q[q + 1, f + 1], Q[q + 1, f + 2], Q[q + 1, f + 3]
+    c0, c1, c2, c3 = Q[q + 2, f], Q[q + 2, f + 1], Q[q + 2, f + 2], Q[q + 2, f + 3]
+    d0, d1, d2, d3 = Q[q + 3, f], Q[q + 3, f + 1], Q[q + 3, f + 2], Q[q + 3, f + 3]
+    for i in range(s0.shape[0]):
+        x0, x1, x2, x3 = r0[i], r1[i], r2[i], r3[i]
+        s0[i] += a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3
+        s1[i] += b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3
+        s2[i] += c0 * x0 + c1 * x1 + c2 * x2 + c3 * x3
+        s3[i] += d0 * x0 + d1 * x1 + d2 * x2 + d3 * x3
+
+
+@jit(fastmath=EXACT_DIVISION)
+def _score_block(Q, YT, q0, q1, c_lo, c_hi, chunk, scores):
+    """scores[q - q0, c] = Q[q] . YT[:, c] for the queries q0..q1-1 and columns c_lo..c_hi-1.
+
+    Columns go ``chunk`` at a time, so that the block's score rows stay in cache while every
+    factor of the chunk is added in. Factors go four at a time through ``_madd_4x4``
+    (queries four at a time), the leftover factors and queries one at a time. Inner loops
+    run over slices from 0 so that LLVM vectorises them (an offset range keeps Numba's
+    negative-index wraparound checks).
+    """
+    k = YT.shape[0]
+    for c0 in range(c_lo, c_hi, chunk):
+        c1 = min(c_hi, c0 + chunk)
         for q in range(q0, q1):
             scores[q - q0, c0:c1] = 0
-        for f in range(k):
-            row = YT[f, c0:c1]  # reused from L1 by every query of the block
-            for q in range(q0, q1):
-                s = scores[q - q0, c0:c1]
-                qf = Q[q, f]
+        f = 0
+        while f + 4 <= k:
+            r0, r1 = YT[f, c0:c1], YT[f + 1, c0:c1]
+            r2, r3 = YT[f + 2, c0:c1], YT[f + 3, c0:c1]
+            q = q0
+            while q + 4 <= q1:
+                j = q - q0
+                s0, s1 = scores[j, c0:c1], scores[j + 1, c0:c1]
+                s2, s3 = scores[j + 2, c0:c1], scores[j + 3, c0:c1]
+                _madd_4x4(Q, q, f, r0, r1, r2, r3, s0, s1, s2, s3)
+                q += 4
+            for q_left in range(q, q1):
+                s0 = scores[q_left - q0, c0:c1]
+                a0, a1, a2 = Q[q_left, f], Q[q_left, f + 1], Q[q_left, f + 2]
+                a3 = Q[q_left, f + 3]
                 for i in range(c1 - c0):
-                    s[i] += qf * row[i]
+                    s0[i] += a0 * r0[i] + a1 * r1[i] + a2 * r2[i] + a3 * r3[i]
+            f += 4
+        for f_left in range(f, k):
+            row = YT[f_left, c0:c1]
+            for q in range(q0, q1):
+                s0 = scores[q - q0, c0:c1]
+                qf = Q[q, f_left]
+                for i in range(c1 - c0):
+                    s0[i] += qf * row[i]
 
 
-@jit()
+@jit(fastmath=EXACT_DIVISION)
 def _score_block_dots(Q, Y, q0, q1, scores):
     """scores[q - q0, c] = Q[q] . Y[c]: for few queries, no transposed copy of Y needed."""
     for q in range(q0, q1):
@@ -102,7 +87,7 @@ def _score_block_dots(Q, Y, q0, q1, scores):
             s[c] = dot(Q[q], Y[c])
 
 
-@jit(parallel=True)
+@jit(parallel=True, fastmath=EXACT_DIVISION)
 def topk(
     Q, Y, YT, k, norms, liked_indptr, liked_indices, item_pos, filter_pos, out_ids, out_scores
 ):
@@ -127,7 +112,7 @@ def topk(
         q1 = min(n_q, q0 + QUERY_BLOCK)
         scores = np.empty((q1 - q0, n_c), out_scores.dtype)
         if transposed:
-            _score_block(Q, YT, q0, q1, scores)
+            _score_block(Q, YT, q0, q1, 0, n_c, ITEM_CHUNK, scores)
         else:
             _score_block_dots(Q, Y, q0, q1, scores)
         for q in range(q0, q1):
@@ -142,4 +127,79 @@ def topk(
                         s[pos] = lowest
             for pos in filter_pos:
                 s[pos] = lowest
-            select_row(s, k, out_ids[q], out_scores[q])
+            select_row(s, k, out_ids, out_scores, q)
+
+
+@jit(fastmath=EXACT_DIVISION)
+def _offer_strip_columns(strip, r0, r1, c0, c1, k, norms, floors, sizes, out_ids, out_scores):
+    """Rows j in max(c0, r1)..c1-1 are offered the strip's rows i = r0..r1-1 as columns.
+
+    score(j, i) = strip[i - r0, j] / norms[i]. ``floors[j]`` is row j's heap minimum once the
+    heap is full (NaN before), so one vectorised count per strip row finds the few rows whose
+    heap the score could enter; only those are offered it, in order of i per row. Indices
+    are unsigned so that the loops vectorise without views (see ``select.py``).
+    """
+    j_lo = max(c0, r1)
+    if j_lo >= c1:
+        return
+    width = np.uint64(c1 - j_lo)
+    base = np.uint64(j_lo)
+    divided = np.empty(width, strip.dtype)
+    use_norms = norms.shape[0] > 0
+    for i in range(r0, r1):
+        row = np.uint64(i - r0)
+        norm = norms[i] if use_norms else 1
+        hits = 0
+        for t in range(width):
+            s = strip[row, base + t] / norm if use_norms else strip[row, base + t]
+            divided[t] = s
+            if not s <= floors[base + t]:
+                hits += 1
+        if hits == 0:
+            continue
+        for t in range(width):
+            s = divided[t]
+            j = base + t
+            if not s <= floors[j]:
+                size = heap_push(out_scores, out_ids, j, sizes[j], k, s, i)
+                sizes[j] = size
+                if size == k:
+                    floors[j] = out_scores[j, 0]
+
+
+@jit(parallel=True, fastmath=EXACT_DIVISION)
+def topk_pairs(Y, YT, k, norms, out_ids, out_scores):
+    """``topk(Y, Y, YT, k, norms, ...)`` with no filtering, from half the dot products.
+
+    Y Y^T is symmetric, so each strip of rows is scored only against the columns from the
+    strip's first row on: a score d(i, j) with j past the strip feeds row i's heap (as
+    column j, divided by norms[j]) and row j's heap (as column i, divided by norms[i]).
+    Strips go in order, so every row's heap is still offered its columns in increasing id
+    order, the scan order that decides ties (``select.py``).
+    """
+    n = Y.shape[0]
+    if k == 0:
+        return
+    sizes = np.zeros(n, np.int64)
+    floors = np.full(n, np.nan, out_scores.dtype)  # heap minimum of each full heap
+    strip = np.empty((min(n, PAIRS_STRIP), n), out_scores.dtype)
+    for r0 in range(0, n, PAIRS_STRIP):
+        r1 = min(n, r0 + PAIRS_STRIP)
+        n_chunks = (n - r0 + PAIRS_CHUNK - 1) // PAIRS_CHUNK
+        for chunk in prange(n_chunks):
+            c0 = r0 + chunk * PAIRS_CHUNK
+            c1 = min(n, c0 + PAIRS_CHUNK)
+            _score_block(Y, YT, r0, r1, c0, c1, PAIRS_CHUNK, strip)
+            _offer_strip_columns(
+                strip, r0, r1, c0, c1, k, norms, floors, sizes, out_ids, out_scores
+            )
+        # the strip's own rows take columns r0..n-1 (columns < r0 came with earlier strips)
+        for i in prange(r0, r1):
+            scores = strip[i - r0]
+            if norms.shape[0] > 0:
+                row = np.uint64(i - r0)
+                for j in range(np.uint64(r0), np.uint64(n)):
+                    strip[row, j] = strip[row, j] / norms[j]
+            sizes[i] = offer_range(scores, r0, n, k, out_scores, out_ids, i, sizes[i])
+    for i in prange(n):
+        heap_sort(out_scores, out_ids, i, sizes[i])

@@ -1,0 +1,109 @@
+"""The top-k kernels: register-tiled scoring, implicit's heap selection, the all-pairs path."""
+
+import heapq
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import fastals
+from fastals._kernels.select import select_row
+from fastals._kernels.topk import ITEM_CHUNK, PAIRS_CHUNK, PAIRS_STRIP, _score_block
+from fastals.recommend import top_k, top_k_pairs
+
+
+def heap_reference(scores, k):
+    """implicit's select.h in plain Python: enter when strictly above the minimum pair."""
+    heap = []
+    for i, s in enumerate(scores.tolist()):
+        if len(heap) < k:
+            heapq.heappush(heap, (s, i))
+        elif s > heap[0][0]:
+            heapq.heapreplace(heap, (s, i))  # evicts the minimum (score, id) pair
+    best = sorted(heap, reverse=True)
+    return [i for _, i in best], [s for s, _ in best]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(st.integers(-3, 3), min_size=1, max_size=400),
+    k=st.integers(1, 40),
+    dtype=st.sampled_from([np.float32, np.float64]),
+)
+def test_select_row_is_implicits_heap(values, k, dtype):
+    """Integer scores tie constantly: the survivors and their order are the heap's."""
+    scores = np.array(values, dtype=dtype)
+    k = min(k, len(scores))
+    ids = np.empty((1, k), np.int32)
+    out = np.empty((1, k), dtype)
+    select_row(scores, k, ids, out, 0)
+    expected_ids, expected_scores = heap_reference(scores, k)
+    assert ids[0].tolist() == expected_ids
+    assert out[0].tolist() == expected_scores
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_q", [1, 3, 4, 8, 13])
+@pytest.mark.parametrize("k", [1, 3, 4, 7, 50])
+def test_score_block_matches_numpy(dtype, n_q, k):
+    """The 4 x 4 tile, the leftover queries and factors, and chunks past ITEM_CHUNK."""
+    rng = np.random.default_rng(n_q * 100 + k)
+    n_c = ITEM_CHUNK + 37
+    Q = rng.standard_normal((n_q, k)).astype(dtype)
+    YT = np.ascontiguousarray(rng.standard_normal((n_c, k)).astype(dtype).T)
+    scores = np.full((n_q, n_c), np.nan, dtype)
+    lo, hi = 5, n_c - 3  # a column range: columns outside it are left alone
+    _score_block(Q, YT, 0, n_q, lo, hi, 300, scores)
+    exact = Q.astype(np.float64) @ YT.astype(np.float64)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(scores[:, lo:hi], exact[:, lo:hi], rtol=rtol, atol=rtol * k)
+    assert np.isnan(scores[:, :lo]).all() and np.isnan(scores[:, hi:]).all()
+
+
+def tied_factors(n, k, dtype, seed=0):
+    """Entries in {-1, 0, 1} with duplicated and zero rows: exact ties everywhere."""
+    rng = np.random.default_rng(seed)
+    Y = rng.integers(-1, 2, size=(n, k)).astype(dtype)
+    Y[n // 2 : n // 2 + n // 5] = Y[: n // 5]
+    Y[-7:] = 0
+    return Y
+
+
+N_PAIRS = 2 * PAIRS_CHUNK + 3 * PAIRS_STRIP + 5  # several strips; strips with several chunks
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["random", "tied"])
+@pytest.mark.parametrize("N", [0, 1, 10, N_PAIRS])
+@pytest.mark.parametrize("with_norms", [True, False])
+def test_pairs_equal_top_k(dtype, kind, N, with_norms):
+    """Half the dot products, offered to both rows: the same ids and scores as top_k."""
+    if kind == "random":
+        Y = np.random.default_rng(1).standard_normal((N_PAIRS, 6)).astype(dtype)
+    else:
+        Y = tied_factors(N_PAIRS, 5, dtype)
+    norms = np.maximum(np.linalg.norm(Y, axis=1), 1e-10).astype(dtype) if with_norms else None
+    ids, scores = top_k_pairs(Y, N, norms=norms)
+    ref_ids, ref_scores = top_k(Y, Y, N, norms=norms)
+    assert ids.shape == scores.shape == (N_PAIRS, N)
+    assert ids.dtype == np.int32 and scores.dtype == dtype
+    np.testing.assert_array_equal(ids, ref_ids)
+    np.testing.assert_array_equal(scores, ref_scores)
+
+
+def test_similar_items_of_all_items_match_implicit_with_ties():
+    """similar_items(all items) takes the all-pairs path; implicit's answers, ties included."""
+    implicit_als = pytest.importorskip("implicit.cpu.als")
+    Y = tied_factors(N_PAIRS, 4, np.float32, seed=3)
+    X = np.random.default_rng(4).standard_normal((20, 4)).astype(np.float32)
+    ours = fastals.AlternatingLeastSquares(factors=4)
+    theirs = implicit_als.AlternatingLeastSquares(factors=4)
+    for model in (ours, theirs):
+        model.user_factors, model.item_factors = X.copy(), Y.copy()
+    items = np.arange(N_PAIRS)
+    for N in (1, 7, 50):
+        got_ids, got_scores = ours.similar_items(items, N=N)
+        ref_ids, ref_scores = theirs.similar_items(items, N=N)
+        np.testing.assert_array_equal(got_ids, ref_ids)
+        np.testing.assert_allclose(got_scores, ref_scores, rtol=1e-6, atol=1e-6)
