@@ -8,10 +8,13 @@ from ._kernels.cg import cg_sweep
 from ._kernels.cholesky import cholesky_sweep
 from ._kernels.gram import gram
 from ._kernels.layout import confidence_stats, extract_weighted, transpose_partitioned
+from ._kernels.linalg import cholesky_factor
 from ._kernels.loss import loss_rows
 from ._kernels.rows import unit_sums
+from ._kernels.woodbury import solve_columns
 
 NO_LOSS = np.empty(0, np.float64)
+NO_COLUMNS = np.empty((0, 0), np.float64)
 L2_BUDGET = 1 << 20  # bytes of Y gathered per block by rows.unit_sums (half a 2 MiB L2)
 
 
@@ -112,7 +115,8 @@ def half_sweep(
         cg_sweep(M.indptr, unit_b, unit_counts, M.weighted_run, X, Y, A0, cg_steps, loss)
     else:
         status = np.zeros(X.shape[0], dtype=np.int32)
-        cholesky_sweep(*args, status, loss)
+        Z, max_rank = low_rank_columns(M, X, Y, A0)
+        cholesky_sweep(*args, Z, max_rank, status, loss)
         failed = np.flatnonzero(status)
         if failed.size:
             row = int(failed[0])
@@ -121,6 +125,31 @@ def half_sweep(
                 f"{failed.size} rows failed). Try increasing the regularization parameter."
             )
     return float(loss.sum()) if with_loss else None
+
+
+def low_rank_columns(M, X, Y, A0):
+    """(Z, max_rank) for ``woodbury.low_rank_solve``, or an empty Z where it does not pay.
+
+    Only float32 models take the Woodbury path (it runs in float64, closer to the exact
+    solution than a float32 factorisation; float64 models keep implicit's arithmetic), and
+    only when the factorisations it saves (k^3/3 each, rows with <= k/2 weighted entries)
+    outweigh solving A0 z = y for every column (k^2 each).
+    """
+    k = X.shape[1]
+    max_rank = k // 2
+    if X.dtype != np.float32:
+        return NO_COLUMNS, max_rank
+    _, _, w_start, w_end = M.weighted_run
+    nonempty = M.indptr[1:] > M.indptr[:-1]
+    n_low = int(np.count_nonzero(nonempty & (w_end - w_start <= max_rank)))
+    if n_low * k < 3 * Y.shape[0]:
+        return NO_COLUMNS, max_rank
+    L = A0.astype(np.float64)
+    if cholesky_factor(L) != 0:
+        return NO_COLUMNS, max_rank
+    Z = np.empty(Y.shape, np.float64)
+    solve_columns(L, Y, Z)
+    return Z, max_rank
 
 
 def _sq_norm(F):

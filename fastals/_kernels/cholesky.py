@@ -12,6 +12,9 @@ from numba import prange
 from ._jit import jit
 from .linalg import cholesky_solve
 from .rows import rhs, row_loss, unit_sum
+from .woodbury import low_rank_scratch, low_rank_solve
+
+ROW_BLOCK = 32  # rows per parallel task, sharing scratch memory
 
 
 @jit()
@@ -45,35 +48,61 @@ def add_weighted_outer_products(indices, data, start, w_end, Y, A):
         idx += 1
 
 
-@jit(parallel=True)
-def cholesky_sweep(indptr, unit_run, weighted_run, X, Y, A0, status, loss_out):
-    """Overwrite every row of ``X`` with the exact solution of its normal equations.
-
-    Arguments as in ``cg.cg_sweep``. ``status`` (n_rows,) int32 receives 0, or the failed
-    pivot (1-based) where A_u is not positive definite; that row of X is left unchanged.
-    """
-    n_rows, k = X.shape
+@jit()
+def _solve_row(u, indptr, unit_run, weighted_run, X, Y, A0, Z, max_rank, scratch, status, loss_out):
+    """One row of ``cholesky_sweep``; ``scratch`` = (A, x, woodbury scratch)."""
+    k = X.shape[1]
     u_indices, u_data, u_start, u_end = unit_run
     w_indices, w_data, w_start, w_end = weighted_run
-    with_loss = loss_out.shape[0] == n_rows
-    for u in prange(n_rows):
-        status[u] = 0
-        if indptr[u] == indptr[u + 1]:
-            X[u, :] = 0.0
-            if with_loss:
-                loss_out[u] = 0.0
-            continue
-        A = A0.copy()
-        x = np.empty(k, X.dtype)
+    with_loss = loss_out.shape[0] == X.shape[0]
+    A, x, low_rank_scratch = scratch
+    status[u] = 0
+    if indptr[u] == indptr[u + 1]:
+        X[u, :] = 0.0
+        if with_loss:
+            loss_out[u] = 0.0
+        return
+    u_row = (u_indices, u_data, u_start[u], u_end[u])
+    w_row = (w_indices, w_data, w_start[u], w_end[u])
+    if not (Z.shape[0] > 0 and low_rank_solve(u_row, w_row, Y, Z, max_rank, low_rank_scratch, x)):
+        for a in range(k):
+            for b in range(a + 1):  # the lower triangle is all the factorisation reads
+                A[a, b] = A0[a, b]
         rhs(u_indices, u_data, u_start[u], u_end[u], w_indices, w_data, w_start[u], w_end[u], Y, x)
         add_weighted_outer_products(w_indices, w_data, w_start[u], w_end[u], Y, A)
         info = cholesky_solve(A, x)
         if info != 0:
             status[u] = info
-            continue
-        X[u, :] = x
-        if with_loss:
-            n_unit = unit_sum(u_indices, u_data, u_start[u], u_end[u], Y, x)  # x is free again
-            loss_out[u] = row_loss(
-                w_indices, w_data, w_start[u], w_end[u], n_unit, Y, A0, X[u], x, A[0]
+            return
+    X[u, :] = x
+    if with_loss:
+        n_unit = unit_sum(u_indices, u_data, u_start[u], u_end[u], Y, x)  # x is free again
+        loss_out[u] = row_loss(
+            w_indices, w_data, w_start[u], w_end[u], n_unit, Y, A0, X[u], x, A[0]
+        )
+
+
+@jit(parallel=True)
+def cholesky_sweep(indptr, unit_run, weighted_run, X, Y, A0, Z, max_rank, status, loss_out):
+    """Overwrite every row of ``X`` with the exact solution of its normal equations.
+
+    Arguments as in ``cg.cg_sweep``. ``status`` (n_rows,) int32 receives 0, or the failed
+    pivot (1-based) where A_u is not positive definite; that row of X is left unchanged.
+    When ``Z`` holds A0^{-1} y_i for every column (float64, ``woodbury.solve_columns``;
+    empty to disable), rows with at most ``max_rank`` weighted entries, all of weight > 0,
+    are solved by ``woodbury.low_rank_solve`` instead of factorising A_u. Rows go in blocks
+    of ROW_BLOCK that share scratch memory (an allocation per row costs more than a small
+    row's solve).
+    """
+    n_rows, k = X.shape
+    n_blocks = (n_rows + ROW_BLOCK - 1) // ROW_BLOCK
+    for blk in prange(n_blocks):
+        scratch = (
+            np.empty((k, k), X.dtype),
+            np.empty(k, X.dtype),
+            low_rank_scratch(k, max_rank if Z.shape[0] > 0 else 0),
+        )
+        for u in range(blk * ROW_BLOCK, min(n_rows, (blk + 1) * ROW_BLOCK)):
+            _solve_row(
+                u, indptr, unit_run, weighted_run, X, Y, A0, Z, max_rank, scratch, status, loss_out
             )
