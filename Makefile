@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench compare lint clean
+.PHONY: demo test bench compare lint clean clean-cache
 
 $(VENV)/.runtime: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,3 +32,8 @@ lint: $(VENV)/.dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache .benchmarks .numba_cache
+
+# Numba's on-disk cache keys a kernel on its own file only: after editing a kernel that others
+# call (fastals/_kernels/linalg.py, select.py, ...), their cached code is stale. Run this.
+clean-cache:
+	find fastals -name '*.nbi' -delete -o -name '*.nbc' -delete

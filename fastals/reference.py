@@ -57,6 +57,33 @@ def solve_exact(A, b):
     return np.linalg.solve(A, b)
 
 
+def solve_low_rank(Y, regularization, cols, values):
+    """x_u by the Woodbury identity (what ``_kernels/woodbury.py`` computes), or None.
+
+    A_u = A0 + W^T D W with A0 = Y^T Y + lambda I, W the rows y_i of the stored cells with
+    C_ui != 1 and D = diag(C_ui - 1). Then
+
+        A_u^{-1} b = x0 - Z (D^{-1} + W Z)^{-1} W x0,  x0 = A0^{-1} b,  Z = A0^{-1} W^T,
+
+    an m x m solve instead of a k x k one. None when some C_ui - 1 is negative (the m x m
+    matrix is then not positive definite; the kernel falls back to the factorisation).
+    """
+    k = Y.shape[1]
+    A0 = Y.T @ Y + regularization * np.eye(k, dtype=Y.dtype)
+    _, b = normal_equations(Y, regularization, cols, values)
+    C, _ = confidence_and_preference(values)
+    if np.any(C < 1):
+        return None
+    weighted = C != 1
+    W = Y[np.asarray(cols)[weighted]]  # (m, k)
+    x0 = np.linalg.solve(A0, b)
+    if W.shape[0] == 0:
+        return x0
+    Z = np.linalg.solve(A0, W.T)  # (k, m)
+    S = np.diag(1.0 / (C[weighted] - 1)) + W @ Z
+    return x0 - Z @ np.linalg.solve(S, W @ x0)
+
+
 def conjugate_gradient(A, b, x0, steps):
     """``steps`` iterations of CG on A x = b from the warm start ``x0`` (Takacs et al. 2011).
 

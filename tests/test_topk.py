@@ -107,3 +107,12 @@ def test_similar_items_of_all_items_match_implicit_with_ties():
         ref_ids, ref_scores = theirs.similar_items(items, N=N)
         np.testing.assert_array_equal(got_ids, ref_ids)
         np.testing.assert_allclose(got_scores, ref_scores, rtol=1e-6, atol=1e-6)
+
+
+def test_pairs_do_not_depend_on_the_thread_count():
+    Y = np.random.default_rng(8).standard_normal((N_PAIRS, 7)).astype(np.float32)
+    norms = np.linalg.norm(Y, axis=1)
+    one = top_k_pairs(Y, 10, norms=norms, num_threads=1)
+    two = top_k_pairs(Y, 10, norms=norms, num_threads=2)
+    np.testing.assert_array_equal(one[0], two[0])
+    np.testing.assert_array_equal(one[1], two[1])

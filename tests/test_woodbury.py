@@ -89,8 +89,24 @@ def test_weights_below_one_or_stored_zeros_take_the_factorisation():
     assert rel_err(X, exact_rows(Cui, Y, reg)) < 1e-5
 
 
+def test_reference_identity_equals_the_direct_solve():
+    Cui, _, Y = short_rows(7, 30, 40, 10, 6, [1.0, 2.0, 90.0, -3.0, 0.5], np.float64)
+    refused = 0
+    for u in range(Cui.shape[0]):
+        lo, hi = Cui.indptr[u], Cui.indptr[u + 1]
+        cols, vals = Cui.indices[lo:hi], Cui.data[lo:hi]
+        x = reference.solve_low_rank(Y, 0.1, cols, vals)
+        if x is None:
+            assert np.any(np.abs(vals) < 1)
+            refused += 1
+            continue
+        A, b = reference.normal_equations(Y, 0.1, cols, vals)
+        assert rel_err(x, reference.solve_exact(A, b), 1e-12) < 1e-10
+    assert 0 < refused < Cui.shape[0]
+
+
 def test_low_rank_solve_is_exact_in_float64():
-    """Called on float64 inputs the identity is exact to float64 rounding."""
+    """Called on float64 inputs the kernel gives the reference identity to rounding."""
     k = 16
     Cui, _, Y = short_rows(5, 30, 40, k, 6, [1.0, 2.0, 90.0], np.float64)
     A0 = solvers.shared_system(Y, 0.1)
@@ -106,6 +122,8 @@ def test_low_rank_solve_is_exact_in_float64():
         run = (Cui.indices, Cui.data, lo, hi)
         assert low_rank_solve((Cui.indices, Cui.data, lo, lo), run, Y, Z, k, scratch, x)
         assert rel_err(x, exact[u], 1e-12) < 1e-10
+        identity = reference.solve_low_rank(Y, 0.1, Cui.indices[lo:hi], Cui.data[lo:hi])
+        assert rel_err(x, identity, 1e-12) < 1e-10
 
 
 def test_float64_models_and_long_rows_keep_the_factorisation():
