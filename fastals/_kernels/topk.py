@@ -146,12 +146,13 @@ def _offer_strip_columns(strip, r0, r1, c0, c1, k, norms, floors, sizes, out_ids
     base = np.uint64(j_lo)
     divided = np.empty(width, strip.dtype)
     use_norms = norms.shape[0] > 0
+    one = strip.dtype.type(1)
     for i in range(r0, r1):
         row = np.uint64(i - r0)
-        norm = norms[i] if use_norms else 1
+        norm = norms[i] if use_norms else one
         hits = 0
         for t in range(width):
-            s = strip[row, base + t] / norm if use_norms else strip[row, base + t]
+            s = strip[row, base + t] / norm
             divided[t] = s
             if not s <= floors[base + t]:
                 hits += 1
