@@ -1,10 +1,12 @@
 """Seconds per ALS iteration, fastals vs implicit, same matrix, same run (callback timings).
 
 Usage: python scripts/per_iteration.py [--scale 1.0] [--iterations 5] [--factors 50] [--solver cg]
-                                      [--uniform-values]
+                                      [--uniform-values] [--rounds 1]
 The matrix is ``fastals.data.kuairec_like`` (KuaiRec-shaped, values 1 or 41). Each library fits
-once (after a small warm-up fit); the per-iteration figure is the median of the callback's
-elapsed times (the solver sweeps, as implicit measures them), so per-fit set-up is excluded.
+``--rounds`` times, the libraries taking turns (after a small warm-up fit each), so that both
+see the same phases of a noisy machine; the per-iteration figure is the median of all the
+callback's elapsed times (the solver sweeps, as implicit measures them), so per-fit set-up is
+excluded.
 """
 
 import argparse
@@ -17,20 +19,25 @@ from fastals import AlternatingLeastSquares
 from fastals.data import kuairec_like
 
 
-def per_iteration(cls, matrix, args):
-    params = dict(
+def params(args):
+    return dict(
         factors=args.factors,
         regularization=0.1,
         iterations=args.iterations,
         use_cg=args.solver == "cg",
         random_state=0,
     )
-    cls(**{**params, "iterations": 1}).fit(matrix[:100], show_progress=False)  # warm-up
-    times = []
-    model = cls(**params)
+
+
+def warm_up(cls, matrix, args):
+    cls(**{**params(args), "iterations": 1}).fit(matrix[:100], show_progress=False)
+
+
+def fit_times(cls, matrix, args, times):
+    """One fit; appends each iteration's callback seconds to ``times``."""
+    model = cls(**params(args))
     with threadpool_limits(1, "blas"):
         model.fit(matrix, show_progress=False, callback=lambda i, t, loss: times.append(t))
-    return statistics.median(times)
 
 
 def main():
@@ -39,6 +46,7 @@ def main():
     parser.add_argument("--iterations", type=int, default=5)
     parser.add_argument("--factors", type=int, default=50)
     parser.add_argument("--solver", choices=["cg", "cholesky"], default="cg")
+    parser.add_argument("--rounds", type=int, default=1, help="fits per library, in turns")
     parser.add_argument(
         "--uniform-values",
         action="store_true",
@@ -51,10 +59,16 @@ def main():
     )
     if args.uniform_values:
         matrix.data = np.random.default_rng(0).uniform(0.5, 5.0, matrix.nnz).astype(np.float32)
-    fast = per_iteration(AlternatingLeastSquares, matrix, args)
     from implicit.cpu.als import AlternatingLeastSquares as ImplicitALS
 
-    slow = per_iteration(ImplicitALS, matrix, args)
+    libraries = {"fastals": AlternatingLeastSquares, "implicit": ImplicitALS}
+    times = {name: [] for name in libraries}
+    for cls in libraries.values():
+        warm_up(cls, matrix, args)
+    for _ in range(args.rounds):
+        for name, cls in libraries.items():
+            fit_times(cls, matrix, args, times[name])
+    fast, slow = (statistics.median(times[name]) for name in libraries)
     print(
         f"matrix {matrix.shape[0]} x {matrix.shape[1]}, nnz {matrix.nnz}, values "
         f"{'uniform(0.5, 5)' if args.uniform_values else '1 or 41'}, factors {args.factors}, "

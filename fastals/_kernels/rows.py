@@ -37,6 +37,15 @@ def unit_sum(indices, data, start, end, Y, b):
 
 
 @jit()
+def _weight(c, d, sign, with_rhs, one, zero):
+    """t = sign * (|c| - 1) * d (+ max(c, 0) when ``with_rhs``): one entry's coefficient."""
+    t = sign * (abs(c) - one) * d
+    if with_rhs:
+        t += max(c, zero)
+    return t
+
+
+@jit()
 def weighted_pass(indices, data, start, w_end, Y, v, out, sign, with_rhs):
     """out += sum over the run of |c| != 1 entries of t_i y_i, where
 
@@ -49,6 +58,33 @@ def weighted_pass(indices, data, start, w_end, Y, v, out, sign, with_rhs):
     zero = out.dtype.type(0)
     k = v.shape[0]
     idx = start
+    while idx + 8 <= w_end:
+        i0, i1, i2, i3 = indices[idx], indices[idx + 1], indices[idx + 2], indices[idx + 3]
+        i4, i5, i6, i7 = indices[idx + 4], indices[idx + 5], indices[idx + 6], indices[idx + 7]
+        d0 = d1 = d2 = d3 = d4 = d5 = d6 = d7 = zero
+        for j in range(k):
+            vj = v[j]
+            d0 += Y[i0, j] * vj
+            d1 += Y[i1, j] * vj
+            d2 += Y[i2, j] * vj
+            d3 += Y[i3, j] * vj
+            d4 += Y[i4, j] * vj
+            d5 += Y[i5, j] * vj
+            d6 += Y[i6, j] * vj
+            d7 += Y[i7, j] * vj
+        t0 = _weight(data[idx], d0, sign, with_rhs, one, zero)
+        t1 = _weight(data[idx + 1], d1, sign, with_rhs, one, zero)
+        t2 = _weight(data[idx + 2], d2, sign, with_rhs, one, zero)
+        t3 = _weight(data[idx + 3], d3, sign, with_rhs, one, zero)
+        t4 = _weight(data[idx + 4], d4, sign, with_rhs, one, zero)
+        t5 = _weight(data[idx + 5], d5, sign, with_rhs, one, zero)
+        t6 = _weight(data[idx + 6], d6, sign, with_rhs, one, zero)
+        t7 = _weight(data[idx + 7], d7, sign, with_rhs, one, zero)
+        for j in range(k):
+            out[j] += (t0 * Y[i0, j] + t1 * Y[i1, j] + t2 * Y[i2, j] + t3 * Y[i3, j]) + (
+                t4 * Y[i4, j] + t5 * Y[i5, j] + t6 * Y[i6, j] + t7 * Y[i7, j]
+            )
+        idx += 8
     while idx + 4 <= w_end:
         i0, i1, i2, i3 = indices[idx], indices[idx + 1], indices[idx + 2], indices[idx + 3]
         d0 = zero
