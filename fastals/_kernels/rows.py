@@ -37,15 +37,6 @@ def unit_sum(indices, data, start, end, Y, b):
 
 
 @jit()
-def _weight(c, d, sign, with_rhs, one, zero):
-    """t = sign * (|c| - 1) * d (+ max(c, 0) when ``with_rhs``): one entry's coefficient."""
-    t = sign * (abs(c) - one) * d
-    if with_rhs:
-        t += max(c, zero)
-    return t
-
-
-@jit()
 def weighted_pass(indices, data, start, w_end, Y, v, out, sign, with_rhs):
     """out += sum over the run of |c| != 1 entries of t_i y_i, where
 
@@ -72,14 +63,25 @@ def weighted_pass(indices, data, start, w_end, Y, v, out, sign, with_rhs):
             d5 += Y[i5, j] * vj
             d6 += Y[i6, j] * vj
             d7 += Y[i7, j] * vj
-        t0 = _weight(data[idx], d0, sign, with_rhs, one, zero)
-        t1 = _weight(data[idx + 1], d1, sign, with_rhs, one, zero)
-        t2 = _weight(data[idx + 2], d2, sign, with_rhs, one, zero)
-        t3 = _weight(data[idx + 3], d3, sign, with_rhs, one, zero)
-        t4 = _weight(data[idx + 4], d4, sign, with_rhs, one, zero)
-        t5 = _weight(data[idx + 5], d5, sign, with_rhs, one, zero)
-        t6 = _weight(data[idx + 6], d6, sign, with_rhs, one, zero)
-        t7 = _weight(data[idx + 7], d7, sign, with_rhs, one, zero)
+        c0, c1, c2, c3 = data[idx], data[idx + 1], data[idx + 2], data[idx + 3]
+        c4, c5, c6, c7 = data[idx + 4], data[idx + 5], data[idx + 6], data[idx + 7]
+        t0 = sign * (abs(c0) - one) * d0
+        t1 = sign * (abs(c1) - one) * d1
+        t2 = sign * (abs(c2) - one) * d2
+        t3 = sign * (abs(c3) - one) * d3
+        t4 = sign * (abs(c4) - one) * d4
+        t5 = sign * (abs(c5) - one) * d5
+        t6 = sign * (abs(c6) - one) * d6
+        t7 = sign * (abs(c7) - one) * d7
+        if with_rhs:
+            t0 += max(c0, zero)
+            t1 += max(c1, zero)
+            t2 += max(c2, zero)
+            t3 += max(c3, zero)
+            t4 += max(c4, zero)
+            t5 += max(c5, zero)
+            t6 += max(c6, zero)
+            t7 += max(c7, zero)
         for j in range(k):
             out[j] += (t0 * Y[i0, j] + t1 * Y[i1, j] + t2 * Y[i2, j] + t3 * Y[i3, j]) + (
                 t4 * Y[i4, j] + t5 * Y[i5, j] + t6 * Y[i6, j] + t7 * Y[i7, j]
