@@ -1,28 +1,15 @@
 """The top-k kernels: register-tiled scoring, implicit's heap selection, the all-pairs path."""
 
-import heapq
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_serving import heap_topk  # implicit's select.h in plain Python
 
 import fastals
 from fastals._kernels.select import select_row
 from fastals._kernels.topk import ITEM_CHUNK, PAIRS_CHUNK, PAIRS_STRIP, _score_block
 from fastals.recommend import top_k, top_k_pairs
-
-
-def heap_reference(scores, k):
-    """implicit's select.h in plain Python: enter when strictly above the minimum pair."""
-    heap = []
-    for i, s in enumerate(scores.tolist()):
-        if len(heap) < k:
-            heapq.heappush(heap, (s, i))
-        elif s > heap[0][0]:
-            heapq.heapreplace(heap, (s, i))  # evicts the minimum (score, id) pair
-    best = sorted(heap, reverse=True)
-    return [i for _, i in best], [s for s, _ in best]
 
 
 @settings(max_examples=60, deadline=None)
@@ -38,9 +25,9 @@ def test_select_row_is_implicits_heap(values, k, dtype):
     ids = np.empty((1, k), np.int32)
     out = np.empty((1, k), dtype)
     select_row(scores, k, ids, out, 0)
-    expected_ids, expected_scores = heap_reference(scores, k)
-    assert ids[0].tolist() == expected_ids
-    assert out[0].tolist() == expected_scores
+    expected_ids, expected_scores = heap_topk(scores, k)
+    assert ids[0].tolist() == list(expected_ids)
+    assert out[0].tolist() == list(expected_scores)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
