@@ -27,6 +27,12 @@ def short_rows(seed, n_rows, n_cols, k, per_row, values, dtype):
     return Cui, X, Y
 
 
+def runs(Cui):
+    """(unit run, weighted run) with every entry in the weighted run (``rows`` module)."""
+    starts, ends = Cui.indptr[:-1], Cui.indptr[1:]
+    return (Cui.indices, Cui.data, starts, starts), (Cui.indices, Cui.data, starts, ends)
+
+
 def exact_rows(Cui, Y, reg):
     """Each row's exact solution in float64 (NumPy's solver on the reference's equations)."""
     out = np.zeros((Cui.shape[0], Y.shape[1]))
@@ -75,9 +81,7 @@ def test_weights_below_one_or_stored_zeros_take_the_factorisation():
     for u in range(Cui.shape[0]):
         lo, hi = Cui.indptr[u], Cui.indptr[u + 1]
         x = np.full(k, np.nan, np.float32)
-        run = (Cui.indices, Cui.data, lo, hi)
-        empty = (Cui.indices, Cui.data, lo, lo)
-        ok = low_rank_solve(empty, run, Y, Z, k, scratch, x)
+        ok = low_rank_solve(*runs(Cui), u, Y, Z, k, scratch, x)
         vals = np.abs(Cui.data[lo:hi])
         assert ok == bool(np.all(vals >= 1.0)), u  # any weight in [0, 1) refuses
         assert ok or np.isnan(x).all()  # refused: x untouched
@@ -119,8 +123,7 @@ def test_low_rank_solve_is_exact_in_float64():
     for u in range(Cui.shape[0]):
         lo, hi = Cui.indptr[u], Cui.indptr[u + 1]
         x = np.zeros(k)
-        run = (Cui.indices, Cui.data, lo, hi)
-        assert low_rank_solve((Cui.indices, Cui.data, lo, lo), run, Y, Z, k, scratch, x)
+        assert low_rank_solve(*runs(Cui), u, Y, Z, k, scratch, x)
         assert rel_err(x, exact[u], 1e-12) < 1e-10
         identity = reference.solve_low_rank(Y, 0.1, Cui.indices[lo:hi], Cui.data[lo:hi])
         assert rel_err(x, identity, 1e-12) < 1e-10

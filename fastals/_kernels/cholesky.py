@@ -62,9 +62,10 @@ def _solve_row(u, indptr, unit_run, weighted_run, X, Y, A0, Z, max_rank, scratch
         if with_loss:
             loss_out[u] = 0.0
         return
-    u_row = (u_indices, u_data, u_start[u], u_end[u])
-    w_row = (w_indices, w_data, w_start[u], w_end[u])
-    if not (Z.shape[0] > 0 and low_rank_solve(u_row, w_row, Y, Z, max_rank, low_rank_scratch, x)):
+    if not (
+        Z.shape[0] > 0
+        and low_rank_solve(unit_run, weighted_run, u, Y, Z, max_rank, low_rank_scratch, x)
+    ):
         for a in range(k):
             for b in range(a + 1):  # the lower triangle is all the factorisation reads
                 A[a, b] = A0[a, b]

@@ -47,15 +47,18 @@ def low_rank_scratch(k, max_rank):
 
 
 @jit()
-def low_rank_solve(u_run, w_run, Y, Z, max_rank, scratch, x):
+def low_rank_solve(unit_run, weighted_run, u, Y, Z, max_rank, scratch, x):
     """x = A_u^{-1} b_u by the Woodbury identity; False (x untouched) when it does not apply.
 
-    ``u_run``/``w_run`` are this row's (indices, data, start, end) runs (``rows`` module).
+    ``unit_run``/``weighted_run`` are the sweep's (indices, data, starts, ends) runs
+    (``rows`` module), ``u`` the row: passed whole, as a tuple of a row's slices built per row
+    would update the shared arrays' reference counts from every thread.
     It applies when the row has at most ``max_rank`` entries with |c| != 1 in its weighted
     run and each of them has |c| > 1 (a weight in (0, 1) would make S indefinite).
     """
-    u_indices, u_data, u_start, u_end = u_run
-    w_indices, w_data, w_start, w_end = w_run
+    u_indices, u_data, u_starts, u_ends = unit_run
+    w_indices, w_data, w_starts, w_ends = weighted_run
+    u_start, u_end, w_start, w_end = u_starts[u], u_ends[u], w_starts[u], w_ends[u]
     k = Z.shape[1]
     m = 0
     for idx in range(w_start, w_end):
