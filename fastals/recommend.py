@@ -41,9 +41,7 @@ def top_k(
     if item_pos is None:
         item_pos = NO_ROWS
     filter_pos = NO_ROWS if filter_pos is None else np.asarray(filter_pos, dtype=np.int64)
-    norms = np.empty(0, dtype) if norms is None else np.ascontiguousarray(norms, dtype=dtype)
-    ids = np.empty((n_q, N), dtype=np.int32)
-    scores = np.empty((n_q, N), dtype=dtype)
+    norms, ids, scores = _kernel_arrays(norms, n_q, N, dtype)
     with thread_scope(num_threads, limit_blas=False, work=n_q * n_c * Q.shape[1]):
         topk(Q, Y, YT, N, norms, liked_indptr, liked_indices, item_pos, filter_pos, ids, scores)
     return ids, scores
@@ -56,13 +54,17 @@ def top_k_pairs(factors, N, *, norms=None, num_threads=0):
     is computed once and offered to both rows' heaps; results, ties included, are ``top_k``'s.
     """
     Y = np.ascontiguousarray(factors)
-    norms = np.empty(0, Y.dtype) if norms is None else np.ascontiguousarray(norms, dtype=Y.dtype)
     n = Y.shape[0]
-    ids = np.empty((n, N), dtype=np.int32)
-    scores = np.empty((n, N), dtype=Y.dtype)
+    norms, ids, scores = _kernel_arrays(norms, n, N, Y.dtype)
     with thread_scope(num_threads, limit_blas=False, work=n * n * Y.shape[1] // 2):
         topk_pairs(Y, np.ascontiguousarray(Y.T), N, norms, ids, scores)
     return ids, scores
+
+
+def _kernel_arrays(norms, n_q, N, dtype):
+    """``norms`` as the top-k kernels take them (empty: none) and their (n_q, N) outputs."""
+    norms = np.empty(0, dtype) if norms is None else np.ascontiguousarray(norms, dtype=dtype)
+    return norms, np.empty((n_q, N), dtype=np.int32), np.empty((n_q, N), dtype=dtype)
 
 
 def subset_positions(subset, count, name, what):

@@ -115,7 +115,7 @@ def half_sweep(
         cg_sweep(M.indptr, unit_b, unit_counts, M.weighted_run, X, Y, A0, cg_steps, loss)
     else:
         status = np.zeros(X.shape[0], dtype=np.int32)
-        Z, max_rank = low_rank_columns(M, X, Y, A0)
+        Z, max_rank = low_rank_columns(M, Y, A0)
         cholesky_sweep(*args, Z, max_rank, status, loss)
         failed = np.flatnonzero(status)
         if failed.size:
@@ -127,7 +127,7 @@ def half_sweep(
     return float(loss.sum()) if with_loss else None
 
 
-def low_rank_columns(M, X, Y, A0):
+def low_rank_columns(M, Y, A0):
     """(Z, max_rank) for ``woodbury.low_rank_solve``, or an empty Z where it does not pay.
 
     Only float32 models take the Woodbury path (it runs in float64, closer to the exact
@@ -135,9 +135,9 @@ def low_rank_columns(M, X, Y, A0):
     only when the factorisations it saves (k^3/3 each, rows with <= k/2 weighted entries)
     outweigh solving A0 z = y for every column (k^2 each).
     """
-    k = X.shape[1]
+    k = A0.shape[0]
     max_rank = k // 2
-    if X.dtype != np.float32:
+    if A0.dtype != np.float32:  # A0 is in the model's dtype
         return NO_COLUMNS, max_rank
     _, _, w_start, w_end = M.weighted_run
     nonempty = M.indptr[1:] > M.indptr[:-1]

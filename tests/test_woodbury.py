@@ -59,7 +59,7 @@ def test_float32_low_rank_rows_match_the_exact_solution(seed, k, per_row, values
     M = solvers.SweepMatrix(Cui)
     reg = 0.5
     A0 = solvers.shared_system(Y, np.float32(reg))
-    Z, max_rank = solvers.low_rank_columns(M, X, Y, A0)
+    Z, max_rank = solvers.low_rank_columns(M, Y, A0)
     assert Z.shape == Y.shape  # the path is taken: many short rows, few columns
     solvers.half_sweep(M, X, Y, reg, solver="cholesky")
     exact = exact_rows(Cui, Y, np.float32(reg))
@@ -130,15 +130,15 @@ def test_low_rank_solve_is_exact_in_float64():
 
 
 def test_float64_models_and_long_rows_keep_the_factorisation():
-    Cui, X, Y = short_rows(1, 60, 25, 8, 4, [1.0, 41.0], np.float64)
+    Cui, _, Y = short_rows(1, 60, 25, 8, 4, [1.0, 41.0], np.float64)
     M = solvers.SweepMatrix(Cui)
     A0 = solvers.shared_system(Y, 0.5)
-    assert solvers.low_rank_columns(M, X, Y, A0)[0].size == 0  # float64: implicit's arithmetic
-    X32, Y32 = X.astype(np.float32), Y.astype(np.float32)
+    assert solvers.low_rank_columns(M, Y, A0)[0].size == 0  # float64: implicit's arithmetic
+    Y32 = Y.astype(np.float32)
     A0 = solvers.shared_system(Y32, np.float32(0.5))
-    assert solvers.low_rank_columns(M, X32, Y32, A0)[0].size > 0
+    assert solvers.low_rank_columns(M, Y32, A0)[0].size > 0
     dense = sp.csr_matrix(np.ones((3, 25), np.float32) * 5)  # 25 entries > k/2 per row
-    assert solvers.low_rank_columns(solvers.SweepMatrix(dense), X32[:3], Y32, A0)[0].size == 0
+    assert solvers.low_rank_columns(solvers.SweepMatrix(dense), Y32, A0)[0].size == 0
 
 
 def test_fused_loss_on_low_rank_rows():
