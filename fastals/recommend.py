@@ -6,7 +6,8 @@ for every query in parallel (candidate factors scored in chunks, per-query memor
 
 import numpy as np
 
-from ._kernels.topk import topk, topk_pairs
+from ._kernels.pairs import topk_pairs
+from ._kernels.topk import topk
 from ._threads import thread_scope
 
 TRANSPOSE_MIN_QUERIES = 32  # below this, score by dot products instead of copying Y^T
@@ -56,6 +57,8 @@ def top_k_pairs(factors, N, *, norms=None, num_threads=0):
     Y = np.ascontiguousarray(factors)
     n = Y.shape[0]
     norms, ids, scores = _kernel_arrays(norms, n, N, Y.dtype)
+    if norms.size and not np.all(norms > 0):
+        raise ValueError("norms must be positive (the model stores 1e-10 for zero vectors)")
     with thread_scope(num_threads, limit_blas=False, work=n * n * Y.shape[1] // 2):
         topk_pairs(Y, np.ascontiguousarray(Y.T), N, norms, ids, scores)
     return ids, scores

@@ -7,8 +7,9 @@ from hypothesis import strategies as st
 from test_serving import heap_topk  # implicit's select.h in plain Python
 
 import fastals
+from fastals._kernels.pairs import PAIRS_CHUNK, PAIRS_STRIP, _threshold
 from fastals._kernels.select import select_row
-from fastals._kernels.topk import ITEM_CHUNK, PAIRS_CHUNK, PAIRS_STRIP, _score_block
+from fastals._kernels.topk import ITEM_CHUNK, _score_block
 from fastals.recommend import top_k, top_k_pairs
 
 
@@ -103,3 +104,32 @@ def test_pairs_do_not_depend_on_the_thread_count():
     two = top_k_pairs(Y, 10, norms=norms, num_threads=2)
     np.testing.assert_array_equal(one[0], two[0])
     np.testing.assert_array_equal(one[1], two[1])
+
+
+FLOATS32 = st.floats(width=32, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    raw=FLOATS32,
+    floor=FLOATS32,
+    norm=st.floats(min_value=float(np.float32(1e-10)), max_value=float(np.float32(1e30)), width=32),
+    ulps=st.integers(-3, 3),
+)
+def test_threshold_never_rules_out_an_entrant(raw, floor, norm, ulps):
+    """The all-pairs path skips d <= _threshold(floor, norm) without dividing: sound only if
+    every d with d / norm > floor (rounded as the heap sees it) is above the threshold."""
+    raw, floor, norm = np.float32(raw), np.float32(floor), np.float32(norm)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        # probe near the boundary too: d a few ulps around floor * norm
+        near = np.float32(floor * norm)
+        near = near + np.float32(ulps) * np.spacing(near)
+        for d in (raw, near):
+            if np.isfinite(d) and d / norm > floor:
+                assert d > _threshold(floor, norm)
+
+
+def test_pairs_reject_non_positive_norms():
+    Y = np.ones((4, 3), np.float32)
+    with pytest.raises(ValueError, match="norms must be positive"):
+        top_k_pairs(Y, 2, norms=np.array([1, 0, 1, 1], np.float32))

@@ -8,16 +8,19 @@ a caller feed a row's heap in pieces (the all-pairs path does); ``select_row`` i
 form.
 
 Most candidates of a long row fall below the heap's minimum, and that minimum only rises, so
-``offer_range`` tests blocks of candidates against it with one vectorised count and walks a
-block one by one only when something in it could enter: the same heap operations in the
-same order, at a fraction of a scalar scan's cost.
+``offer_range`` tests blocks of 64 candidates against it with one vectorised or-reduction
+(``any_above``); only a block holding a possible entrant gets a bit mask of them
+(``above_mask``), whose set bits are visited in order: the same heap operations in the same
+order, without a scalar pass over the block.
 """
 
 import numpy as np
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from ._jit import EXACT_DIVISION, jit
 
-SCAN_BLOCK = 64  # candidates tested against the heap minimum at once
+SCAN_BLOCK = 64  # candidates tested at once: one bit each in a uint64 mask
+ONE = np.uint64(1)
 
 
 @jit(fastmath=EXACT_DIVISION)
@@ -100,13 +103,27 @@ def heap_sort(heap_s, heap_i, r, size):
 
 
 @jit(fastmath=EXACT_DIVISION)
-def count_above(scores, lo, hi, threshold):
-    """How many of scores[lo:hi] are not <= ``threshold`` (NaN on either side counts)."""
-    count = 0
+def any_above(scores, lo, hi, threshold):
+    """Whether any of scores[lo:hi] is not <= ``threshold`` (NaN on either side counts)."""
+    hit = False
     for t in range(np.uint64(lo), np.uint64(hi)):  # unsigned: no wraparound test, vectorises
-        if not scores[t] <= threshold:
-            count += 1
-    return count
+        hit |= not scores[t] <= threshold
+    return hit
+
+
+@jit(fastmath=EXACT_DIVISION)
+def above_mask(scores, lo, hi, threshold):
+    """Bit t set when scores[lo + t] is not <= ``threshold``, for hi - lo <= 64."""
+    mask = np.uint64(0)
+    for t in range(np.uint64(0), np.uint64(hi - lo)):
+        mask |= np.uint64(not scores[np.uint64(lo) + t] <= threshold) << t
+    return mask
+
+
+@jit(fastmath=EXACT_DIVISION)
+def pop_lowest(mask):
+    """(position of the lowest set bit of ``mask``, ``mask`` without it); mask != 0."""
+    return np.int64(trailing_zeros(mask)), mask & (mask - ONE)
 
 
 @jit(fastmath=EXACT_DIVISION)
@@ -123,10 +140,14 @@ def offer_range(scores, lo, hi, k, heap_s, heap_i, r, size):
         j += 1
     for j0 in range(j, hi, SCAN_BLOCK):
         j1 = min(hi, j0 + SCAN_BLOCK)
-        if count_above(scores, j0, j1, heap_s[r, 0]) > 0:
-            for t in range(j0, j1):
-                if scores[t] > heap_s[r, 0]:
-                    heap_push(heap_s, heap_i, r, size, k, scores[t], t)
+        if not any_above(scores, j0, j1, heap_s[r, 0]):
+            continue
+        bits = above_mask(scores, j0, j1, heap_s[r, 0])
+        while bits:
+            t, bits = pop_lowest(bits)
+            t += j0
+            if scores[t] > heap_s[r, 0]:  # the minimum may have risen since the mask
+                heap_push(heap_s, heap_i, r, size, k, scores[t], t)
     return size
 
 

@@ -8,12 +8,10 @@ from numba import prange
 
 from ._jit import EXACT_DIVISION, jit
 from .linalg import dot
-from .select import heap_push, heap_sort, offer_range, select_row
+from .select import select_row
 
 QUERY_BLOCK = 8  # queries scored together, sharing each chunk of candidate factors
 ITEM_CHUNK = 1024  # candidates per chunk: the block's score rows stay in L1/L2
-PAIRS_STRIP = 64  # all-pairs: rows scored per strip (the strip's scores: 64 x n)
-PAIRS_CHUNK = 256  # all-pairs: columns per parallel task within a strip
 
 
 @jit(fastmath=EXACT_DIVISION)
@@ -128,79 +126,3 @@ def topk(
             for pos in filter_pos:
                 s[pos] = lowest
             select_row(s, k, out_ids, out_scores, q)
-
-
-@jit(fastmath=EXACT_DIVISION)
-def _offer_strip_columns(strip, r0, r1, c0, c1, k, norms, floors, sizes, out_ids, out_scores):
-    """Rows j in max(c0, r1)..c1-1 are offered the strip's rows i = r0..r1-1 as columns.
-
-    score(j, i) = strip[i - r0, j] / norms[i]. ``floors[j]`` is row j's heap minimum once the
-    heap is full (NaN before), so one vectorised count per strip row finds the few rows whose
-    heap the score could enter; only those are offered it, in order of i per row. Indices
-    are unsigned so that the loops vectorise without views (see ``select.py``).
-    """
-    j_lo = max(c0, r1)
-    if j_lo >= c1:
-        return
-    width = np.uint64(c1 - j_lo)
-    base = np.uint64(j_lo)
-    divided = np.empty(width, strip.dtype)
-    use_norms = norms.shape[0] > 0
-    one = strip.dtype.type(1)
-    for i in range(r0, r1):
-        row = np.uint64(i - r0)
-        norm = norms[i] if use_norms else one
-        hits = 0
-        for t in range(width):
-            s = strip[row, base + t] / norm
-            divided[t] = s
-            if not s <= floors[base + t]:
-                hits += 1
-        if hits == 0:
-            continue
-        for t in range(width):
-            s = divided[t]
-            j = base + t
-            if not s <= floors[j]:
-                size = heap_push(out_scores, out_ids, j, sizes[j], k, s, i)
-                sizes[j] = size
-                if size == k:
-                    floors[j] = out_scores[j, 0]
-
-
-@jit(parallel=True, fastmath=EXACT_DIVISION)
-def topk_pairs(Y, YT, k, norms, out_ids, out_scores):
-    """``topk(Y, Y, YT, k, norms, ...)`` with no filtering, from half the dot products.
-
-    Y Y^T is symmetric, so each strip of rows is scored only against the columns from the
-    strip's first row on: a score d(i, j) with j past the strip feeds row i's heap (as
-    column j, divided by norms[j]) and row j's heap (as column i, divided by norms[i]).
-    Strips go in order, so every row's heap is still offered its columns in increasing id
-    order, the scan order that decides ties (``select.py``).
-    """
-    n = Y.shape[0]
-    if k == 0:
-        return
-    sizes = np.zeros(n, np.int64)
-    floors = np.full(n, np.nan, out_scores.dtype)  # heap minimum of each full heap
-    strip = np.empty((min(n, PAIRS_STRIP), n), out_scores.dtype)
-    for r0 in range(0, n, PAIRS_STRIP):
-        r1 = min(n, r0 + PAIRS_STRIP)
-        n_chunks = (n - r0 + PAIRS_CHUNK - 1) // PAIRS_CHUNK
-        for chunk in prange(n_chunks):
-            c0 = r0 + chunk * PAIRS_CHUNK
-            c1 = min(n, c0 + PAIRS_CHUNK)
-            _score_block(Y, YT, r0, r1, c0, c1, PAIRS_CHUNK, strip)
-            _offer_strip_columns(
-                strip, r0, r1, c0, c1, k, norms, floors, sizes, out_ids, out_scores
-            )
-        # the strip's own rows take columns r0..n-1 (columns < r0 came with earlier strips)
-        for i in prange(r0, r1):
-            scores = strip[i - r0]
-            if norms.shape[0] > 0:
-                row = np.uint64(i - r0)
-                for j in range(np.uint64(r0), np.uint64(n)):
-                    strip[row, j] = strip[row, j] / norms[j]
-            sizes[i] = offer_range(scores, r0, n, k, out_scores, out_ids, i, sizes[i])
-    for i in prange(n):
-        heap_sort(out_scores, out_ids, i, sizes[i])

@@ -1,0 +1,136 @@
+"""All-pairs top-k: each row's top k against every row of Y, from half the dot products.
+
+Y Y^T is symmetric, so each strip of rows is scored only against the columns from the
+strip's first row on: a dot product d(i, j) with j past the strip feeds row i's heap (as
+column j, score d / norms[j]) and row j's heap (as column i, score d / norms[i]). Strips go in
+order, so every row's heap is still offered its columns in increasing id order, the scan
+order that decides ties (``select.py``): results are ``topk``'s, ties included.
+
+Selection reads the raw dot products. A candidate enters a full heap only if
+``d / norm > floor`` (floor: the heap's minimum), which for norm > 0 implies
+``d > floor * norm``; the product rounds by at most 2^-24 of itself, so ``_threshold``
+(the product less 2^-20 of itself) is never above it. Blocks of 64 candidates are tested
+against that threshold with multiplies (vectorised); only the set bits of a block's mask
+are divided and tested exactly, so no division runs on the ~99% that cannot enter.
+"""
+
+import numpy as np
+from numba import prange
+
+from ._jit import EXACT_DIVISION, jit
+from .select import SCAN_BLOCK, heap_push, heap_sort, pop_lowest
+from .topk import _score_block
+
+PAIRS_STRIP = 64  # rows scored per strip (the strip's scores: 64 x n)
+PAIRS_CHUNK = 256  # columns per parallel task within a strip
+SLACK = np.float32(2.0**-20)  # relative margin of the threshold (a product rounds by 2^-24)
+TINY = np.float32(np.finfo(np.float32).tiny)  # absolute margin: products in subnormal range
+
+
+@jit(fastmath=EXACT_DIVISION)
+def _threshold(floor, norm):
+    """A dot product d <= this cannot give d / norm > floor (norm > 0; NaN floor: none)."""
+    p = floor * norm
+    return p - abs(p) * SLACK - TINY
+
+
+@jit(fastmath=EXACT_DIVISION)
+def _any_could_enter(raw, lo, hi, per_candidate, common):
+    """Whether any raw[t], lo <= t < hi, is above _threshold(per_candidate[t], common).
+
+    The threshold is symmetric in its two factors, so this serves a row's own candidates
+    (norms per candidate, its floor common) and the transposed offers (floors per
+    candidate row, the offering row's norm common). An or-reduction: it vectorises.
+    """
+    hit = False
+    for t in range(np.uint64(lo), np.uint64(hi)):
+        hit |= not raw[t] <= _threshold(per_candidate[t], common)
+    return hit
+
+
+@jit(fastmath=EXACT_DIVISION)
+def _could_enter_mask(raw, lo, hi, per_candidate, common):
+    """Bit t set when raw[lo + t] passes ``_any_could_enter``'s test; hi - lo <= 64."""
+    mask = np.uint64(0)
+    for t in range(np.uint64(0), np.uint64(hi - lo)):
+        c = np.uint64(lo) + t
+        mask |= np.uint64(not raw[c] <= _threshold(per_candidate[c], common)) << t
+    return mask
+
+
+@jit(fastmath=EXACT_DIVISION)
+def _offer_row(raw, norms, lo, hi, k, heap_s, heap_i, r, size):
+    """``select.offer_range`` for heap ``r`` fed scores raw[c] / norms[c], c = lo..hi-1."""
+    c = lo
+    while c < hi and size < k:
+        size = heap_push(heap_s, heap_i, r, size, k, raw[c] / norms[c], c)
+        c += 1
+    for c0 in range(c, hi, SCAN_BLOCK):
+        c1 = min(hi, c0 + SCAN_BLOCK)
+        if not _any_could_enter(raw, c0, c1, norms, heap_s[r, 0]):
+            continue
+        bits = _could_enter_mask(raw, c0, c1, norms, heap_s[r, 0])
+        while bits:
+            t, bits = pop_lowest(bits)
+            s = raw[c0 + t] / norms[c0 + t]
+            if s > heap_s[r, 0]:  # the minimum may have risen since the mask
+                heap_push(heap_s, heap_i, r, size, k, s, c0 + t)
+    return size
+
+
+@jit(fastmath=EXACT_DIVISION)
+def _offer_strip_columns(strip, r0, r1, c0, c1, k, norms, floors, sizes, out_ids, out_scores):
+    """Rows j in max(c0, r1)..c1-1 are offered the strip's rows i = r0..r1-1 as columns.
+
+    score(j, i) = strip[i - r0, j] / norms[i]. ``floors[j]`` is row j's heap minimum once
+    the heap is full (NaN before: everything may enter). A block's mask names distinct
+    rows j, so a push into one row leaves the other bits of the mask exact.
+    """
+    j_lo = max(c0, r1)
+    for i in range(r0, r1):
+        raw = strip[i - r0]
+        norm = norms[i]
+        for lo in range(j_lo, c1, SCAN_BLOCK):
+            hi = min(c1, lo + SCAN_BLOCK)
+            if not _any_could_enter(raw, lo, hi, floors, norm):
+                continue
+            bits = _could_enter_mask(raw, lo, hi, floors, norm)
+            while bits:
+                t, bits = pop_lowest(bits)
+                j = lo + t
+                s = raw[j] / norm
+                if sizes[j] < k or s > out_scores[j, 0]:
+                    sizes[j] = heap_push(out_scores, out_ids, j, sizes[j], k, s, i)
+                    if sizes[j] == k:
+                        floors[j] = out_scores[j, 0]
+
+
+@jit(parallel=True, fastmath=EXACT_DIVISION)
+def topk_pairs(Y, YT, k, norms, out_ids, out_scores):
+    """``topk(Y, Y, YT, k, norms, ...)`` with no filtering, from half the dot products.
+
+    ``norms`` (n,) must be positive; empty means none (scores are the dot products).
+    """
+    n = Y.shape[0]
+    if k == 0:
+        return
+    if norms.shape[0] == 0:
+        norms = np.ones(n, out_scores.dtype)  # d / 1 == d exactly
+    sizes = np.zeros(n, np.int64)
+    floors = np.full(n, np.nan, out_scores.dtype)  # heap minimum of each full heap
+    strip = np.empty((min(n, PAIRS_STRIP), n), out_scores.dtype)
+    for r0 in range(0, n, PAIRS_STRIP):
+        r1 = min(n, r0 + PAIRS_STRIP)
+        n_chunks = (n - r0 + PAIRS_CHUNK - 1) // PAIRS_CHUNK
+        for chunk in prange(n_chunks):
+            c0 = r0 + chunk * PAIRS_CHUNK
+            c1 = min(n, c0 + PAIRS_CHUNK)
+            _score_block(Y, YT, r0, r1, c0, c1, PAIRS_CHUNK, strip)
+            _offer_strip_columns(
+                strip, r0, r1, c0, c1, k, norms, floors, sizes, out_ids, out_scores
+            )
+        # the strip's own rows take columns r0..n-1 (columns < r0 came with earlier strips)
+        for i in prange(r0, r1):
+            sizes[i] = _offer_row(strip[i - r0], norms, r0, n, k, out_scores, out_ids, i, sizes[i])
+    for i in prange(n):
+        heap_sort(out_scores, out_ids, i, sizes[i])
