@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from test_serving import heap_topk  # implicit's select.h in plain Python
 
 import fastals
-from fastals._kernels.pairs import PAIRS_CHUNK, PAIRS_STRIP, _threshold
+from fastals._kernels.pairs import PAIRS_CHUNK, PAIRS_STRIP, _kth_best_columns, _threshold
 from fastals._kernels.select import select_row
 from fastals._kernels.topk import ITEM_CHUNK, _score_block
 from fastals.recommend import top_k, top_k_pairs
@@ -133,3 +133,39 @@ def test_pairs_reject_non_positive_norms():
     Y = np.ones((4, 3), np.float32)
     with pytest.raises(ValueError, match="norms must be positive"):
         top_k_pairs(Y, 2, norms=np.array([1, 0, 1, 1], np.float32))
+
+
+@pytest.mark.parametrize("k", [1, 3, 10, 40])
+def test_kth_best_columns_is_the_kth_largest(k):
+    """The warm-up bound: each column's k-th largest score over the strip's rows."""
+    rng = np.random.default_rng(k)
+    strip = rng.integers(-4, 5, size=(30, 50)).astype(np.float32)  # ties everywhere
+    norms = rng.uniform(0.5, 2, 30).astype(np.float32)
+    strip[7, 11] = np.nan
+    out = np.zeros(50, np.float32)
+    all_norms = np.concatenate([np.full(100, np.nan, np.float32), norms])  # rows 100..129
+    _kth_best_columns(strip, 100, 130, 3, 45, k, all_norms, out)
+    scores = strip / norms[:, None]
+    for j in range(3, 45):
+        column = np.sort(scores[:, j])[::-1]
+        if j == 11:
+            assert np.isnan(out[j])  # a NaN score: no bound
+        elif k > 30:
+            assert out[j] == -np.inf
+        else:
+            assert out[j] == column[k - 1]
+    assert np.all(out[:3] == 0) and np.all(out[45:] == 0)
+
+
+@pytest.mark.parametrize("N", [1, 10])
+def test_pairs_with_non_finite_factors_equal_top_k(N):
+    """NaN and infinite scores void the warm-up bounds; the heaps still match top_k's."""
+    Y = np.random.default_rng(2).standard_normal((N_PAIRS, 6)).astype(np.float32)
+    Y[5] = np.nan
+    Y[300, 2] = np.inf
+    Y[600, 0] = -np.inf
+    with np.errstate(invalid="ignore"):
+        ids, scores = top_k_pairs(Y, N)
+        ref_ids, ref_scores = top_k(Y, Y, N)
+    np.testing.assert_array_equal(ids, ref_ids)
+    np.testing.assert_array_equal(scores, ref_scores)

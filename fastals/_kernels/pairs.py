@@ -12,6 +12,14 @@ Selection reads the raw dot products. A candidate enters a full heap only if
 (the product less 2^-20 of itself) is never above it. Blocks of 64 candidates are tested
 against that threshold with multiplies (vectorised); only the set bits of a block's mask
 are divided and tested exactly, so no division runs on the ~99% that cannot enter.
+
+Most heap pushes happen early, while heaps hold only a few candidates (a row offered its
+columns in random order takes about k (1 + ln(n / k)) of them). Skipping a candidate below a
+lower bound of the row's final k-th best score never changes the final heap (a candidate
+below it could only ever evict others below it). So the first strip is taller
+(``PAIRS_WARMUP`` rows), and each column's k-th best score among the strip's rows, found by a
+vectorised insertion network, bounds the transposed offers: rows past the strip take about k
+pushes from it instead of k (1 + ln(256 / k)).
 """
 
 import numpy as np
@@ -23,6 +31,9 @@ from .topk import _score_block
 
 PAIRS_STRIP = 64  # rows scored per strip (the strip's scores: 64 x n)
 PAIRS_CHUNK = 256  # columns per parallel task within a strip
+PAIRS_WARMUP = 256  # rows of the first strip, whose transposed offers are bounded
+WARMUP_BYTES = 16 << 20  # the first strip's scores may take up to this
+WARMUP_MAX_K = 32  # the network makes k passes per strip row: only for small k
 SLACK = np.float32(2.0**-20)  # relative margin of the threshold (a product rounds by 2^-24)
 TINY = np.float32(np.finfo(np.float32).tiny)  # absolute margin: products in subnormal range
 
@@ -79,12 +90,43 @@ def _offer_row(raw, norms, lo, hi, k, heap_s, heap_i, r, size):
 
 
 @jit(fastmath=EXACT_DIVISION)
-def _offer_strip_columns(strip, r0, r1, c0, c1, k, norms, floors, sizes, out_ids, out_scores):
+def _kth_best_columns(strip, r0, r1, lo, hi, k, norms, out):
+    """out[j] = the k-th largest of strip[i - r0, j] / norms[i] over the strip's rows i.
+
+    For j = lo..hi-1; -inf with fewer than k rows, NaN when a score is NaN (no bound). Each
+    row's scores pass down k sorted levels (max stays, min moves on), all columns at once.
+    """
+    width = np.uint64(hi - lo)
+    base = np.uint64(lo)
+    top = np.full((k, hi - lo), -np.inf, strip.dtype)
+    x = np.empty(hi - lo, strip.dtype)
+    nan = np.zeros(hi - lo, np.bool_)
+    for i in range(r0, r1):
+        row = np.uint64(i - r0)
+        norm = norms[i]
+        for t in range(width):
+            x[t] = strip[row, base + t] / norm
+            nan[t] |= x[t] != x[t]
+        for level in range(k):
+            for t in range(width):
+                kept, moved = top[level, t], x[t]
+                top[level, t] = max(kept, moved)
+                x[t] = min(kept, moved)
+    for t in range(width):
+        out[base + t] = np.nan if nan[t] else top[k - 1, t]
+
+
+@jit(fastmath=EXACT_DIVISION)
+def _offer_strip_columns(
+    strip, r0, r1, c0, c1, k, norms, bounds, floors, sizes, out_ids, out_scores
+):
     """Rows j in max(c0, r1)..c1-1 are offered the strip's rows i = r0..r1-1 as columns.
 
     score(j, i) = strip[i - r0, j] / norms[i]. ``floors[j]`` is row j's heap minimum once
-    the heap is full (NaN before: everything may enter). A block's mask names distinct
-    rows j, so a push into one row leaves the other bits of the mask exact.
+    the heap is full (NaN before: everything may enter). Scores below ``bounds[j]`` are
+    skipped: ``floors`` itself, or a lower bound of row j's final k-th best score (NaN:
+    none). A block's mask names distinct rows j, so a push into one row leaves the other
+    bits of the mask exact.
     """
     j_lo = max(c0, r1)
     for i in range(r0, r1):
@@ -92,14 +134,14 @@ def _offer_strip_columns(strip, r0, r1, c0, c1, k, norms, floors, sizes, out_ids
         norm = norms[i]
         for lo in range(j_lo, c1, SCAN_BLOCK):
             hi = min(c1, lo + SCAN_BLOCK)
-            if not _any_could_enter(raw, lo, hi, floors, norm):
+            if not _any_could_enter(raw, lo, hi, bounds, norm):
                 continue
-            bits = _could_enter_mask(raw, lo, hi, floors, norm)
+            bits = _could_enter_mask(raw, lo, hi, bounds, norm)
             while bits:
                 t, bits = pop_lowest(bits)
                 j = lo + t
                 s = raw[j] / norm
-                if sizes[j] < k or s > out_scores[j, 0]:
+                if not s < bounds[j]:  # heap_push makes the exact test
                     sizes[j] = heap_push(out_scores, out_ids, j, sizes[j], k, s, i)
                     if sizes[j] == k:
                         floors[j] = out_scores[j, 0]
@@ -118,19 +160,32 @@ def topk_pairs(Y, YT, k, norms, out_ids, out_scores):
         norms = np.ones(n, out_scores.dtype)  # d / 1 == d exactly
     sizes = np.zeros(n, np.int64)
     floors = np.full(n, np.nan, out_scores.dtype)  # heap minimum of each full heap
-    strip = np.empty((min(n, PAIRS_STRIP), n), out_scores.dtype)
-    for r0 in range(0, n, PAIRS_STRIP):
-        r1 = min(n, r0 + PAIRS_STRIP)
+    bounds = np.full(n, np.nan, out_scores.dtype)  # the first strip's k-th best per column
+    itemsize = out_scores.itemsize
+    warmup = PAIRS_STRIP
+    if k <= WARMUP_MAX_K:
+        warmup = max(PAIRS_STRIP, min(PAIRS_WARMUP, WARMUP_BYTES // (n * itemsize)))
+    strip = np.empty((min(n, warmup), n), out_scores.dtype)
+    r0 = 0
+    while r0 < n:
+        first = r0 == 0
+        r1 = min(n, r0 + (warmup if first else PAIRS_STRIP))
         n_chunks = (n - r0 + PAIRS_CHUNK - 1) // PAIRS_CHUNK
         for chunk in prange(n_chunks):
             c0 = r0 + chunk * PAIRS_CHUNK
             c1 = min(n, c0 + PAIRS_CHUNK)
             _score_block(Y, YT, r0, r1, c0, c1, PAIRS_CHUNK, strip)
+            if first and k <= WARMUP_MAX_K and max(c0, r1) < c1:
+                _kth_best_columns(strip, r0, r1, max(c0, r1), c1, k, norms, bounds)
+                limits = bounds
+            else:
+                limits = floors
             _offer_strip_columns(
-                strip, r0, r1, c0, c1, k, norms, floors, sizes, out_ids, out_scores
+                strip, r0, r1, c0, c1, k, norms, limits, floors, sizes, out_ids, out_scores
             )
         # the strip's own rows take columns r0..n-1 (columns < r0 came with earlier strips)
         for i in prange(r0, r1):
             sizes[i] = _offer_row(strip[i - r0], norms, r0, n, k, out_scores, out_ids, i, sizes[i])
+        r0 = r1
     for i in prange(n):
         heap_sort(out_scores, out_ids, i, sizes[i])

@@ -15,23 +15,25 @@ ITEM_CHUNK = 1024  # candidates per chunk: the block's score rows stay in L1/L2
 
 
 @jit(fastmath=EXACT_DIVISION)
-def _madd_4x4(Q, q, f, r0, r1, r2, r3, s0, s1, s2, s3):
+def _madd_4x4(Q, q, f, r0, r1, r2, r3, s0, s1, s2, s3, add):
     """s_j += Q[q + j, f:f + 4] . [r0; r1; r2; r3] for the four queries j = 0..3.
 
     The register tile of the scoring loop: each candidate's four factor values are loaded
     once and used by 16 multiply-adds, so the loop is bound by FMA throughput rather than by
     loading and storing the score rows (one load and one store per multiply-add otherwise).
+    ``add`` False: s_j = ... instead (the first factors; no zeroing pass over the scores).
     """
+    zero = s0.dtype.type(0)
     a0, a1, a2, a3 = Q[q, f], Q[q, f + 1], Q[q, f + 2], Q[q, f + 3]
     b0, b1, b2, b3 = Q[q + 1, f], Q[q + 1, f + 1], Q[q + 1, f + 2], Q[q + 1, f + 3]
     c0, c1, c2, c3 = Q[q + 2, f], Q[q + 2, f + 1], Q[q + 2, f + 2], Q[q + 2, f + 3]
     d0, d1, d2, d3 = Q[q + 3, f], Q[q + 3, f + 1], Q[q + 3, f + 2], Q[q + 3, f + 3]
     for i in range(s0.shape[0]):
         x0, x1, x2, x3 = r0[i], r1[i], r2[i], r3[i]
-        s0[i] += a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3
-        s1[i] += b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3
-        s2[i] += c0 * x0 + c1 * x1 + c2 * x2 + c3 * x3
-        s3[i] += d0 * x0 + d1 * x1 + d2 * x2 + d3 * x3
+        s0[i] = (s0[i] if add else zero) + a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3
+        s1[i] = (s1[i] if add else zero) + b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3
+        s2[i] = (s2[i] if add else zero) + c0 * x0 + c1 * x1 + c2 * x2 + c3 * x3
+        s3[i] = (s3[i] if add else zero) + d0 * x0 + d1 * x1 + d2 * x2 + d3 * x3
 
 
 @jit(fastmath=EXACT_DIVISION)
@@ -45,12 +47,15 @@ def _score_block(Q, YT, q0, q1, c_lo, c_hi, chunk, scores):
     negative-index wraparound checks).
     """
     k = YT.shape[0]
+    zero = scores.dtype.type(0)
     for c0 in range(c_lo, c_hi, chunk):
         c1 = min(c_hi, c0 + chunk)
-        for q in range(q0, q1):
-            scores[q - q0, c0:c1] = 0
+        if k < 4:
+            for q in range(q0, q1):
+                scores[q - q0, c0:c1] = 0
         f = 0
         while f + 4 <= k:
+            add = f > 0  # the first four factors write the scores
             r0, r1 = YT[f, c0:c1], YT[f + 1, c0:c1]
             r2, r3 = YT[f + 2, c0:c1], YT[f + 3, c0:c1]
             q = q0
@@ -58,14 +63,15 @@ def _score_block(Q, YT, q0, q1, c_lo, c_hi, chunk, scores):
                 j = q - q0
                 s0, s1 = scores[j, c0:c1], scores[j + 1, c0:c1]
                 s2, s3 = scores[j + 2, c0:c1], scores[j + 3, c0:c1]
-                _madd_4x4(Q, q, f, r0, r1, r2, r3, s0, s1, s2, s3)
+                _madd_4x4(Q, q, f, r0, r1, r2, r3, s0, s1, s2, s3, add)
                 q += 4
             for q_left in range(q, q1):
                 s0 = scores[q_left - q0, c0:c1]
                 a0, a1, a2 = Q[q_left, f], Q[q_left, f + 1], Q[q_left, f + 2]
                 a3 = Q[q_left, f + 3]
                 for i in range(c1 - c0):
-                    s0[i] += a0 * r0[i] + a1 * r1[i] + a2 * r2[i] + a3 * r3[i]
+                    part = a0 * r0[i] + a1 * r1[i] + a2 * r2[i] + a3 * r3[i]
+                    s0[i] = (s0[i] if add else zero) + part
             f += 4
         for f_left in range(f, k):
             row = YT[f_left, c0:c1]
