@@ -10,8 +10,17 @@ FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 EXACT_DIVISION = FASTMATH - {"arcp"}
 
 
-def jit(parallel: bool = False, fastmath=FASTMATH):
-    """``numba.njit`` with on-disk caching, the project's fastmath flags and nogil."""
+def jit(parallel: bool = False, fastmath=FASTMATH, inline: str = "never"):
+    """``numba.njit`` with on-disk caching, the project's fastmath flags and nogil.
+
+    ``inline="always"`` inlines a helper into its callers in Numba's IR (a call passing
+    arrays otherwise updates each one's reference count, an atomic operation).
+    """
     return numba.njit(
-        cache=True, fastmath=fastmath, parallel=parallel, nogil=True, error_model="numpy"
+        cache=True,
+        fastmath=fastmath,
+        parallel=parallel,
+        nogil=True,
+        error_model="numpy",
+        inline=inline,
     )

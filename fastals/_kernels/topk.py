@@ -15,71 +15,77 @@ ITEM_CHUNK = 1024  # candidates per chunk: the block's score rows stay in L1/L2
 
 
 @jit(fastmath=EXACT_DIVISION)
-def _madd_4x4(Q, q, f, r0, r1, r2, r3, s0, s1, s2, s3, add):
-    """s_j += Q[q + j, f:f + 4] . [r0; r1; r2; r3] for the four queries j = 0..3.
-
-    The register tile of the scoring loop: each candidate's four factor values are loaded
-    once and used by 16 multiply-adds, so the loop is bound by FMA throughput rather than by
-    loading and storing the score rows (one load and one store per multiply-add otherwise).
-    ``add`` False: s_j = ... instead (the first factors; no zeroing pass over the scores).
-    """
-    zero = s0.dtype.type(0)
-    a0, a1, a2, a3 = Q[q, f], Q[q, f + 1], Q[q, f + 2], Q[q, f + 3]
-    b0, b1, b2, b3 = Q[q + 1, f], Q[q + 1, f + 1], Q[q + 1, f + 2], Q[q + 1, f + 3]
-    c0, c1, c2, c3 = Q[q + 2, f], Q[q + 2, f + 1], Q[q + 2, f + 2], Q[q + 2, f + 3]
-    d0, d1, d2, d3 = Q[q + 3, f], Q[q + 3, f + 1], Q[q + 3, f + 2], Q[q + 3, f + 3]
-    for i in range(s0.shape[0]):
-        x0, x1, x2, x3 = r0[i], r1[i], r2[i], r3[i]
-        s0[i] = (s0[i] if add else zero) + a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3
-        s1[i] = (s1[i] if add else zero) + b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3
-        s2[i] = (s2[i] if add else zero) + c0 * x0 + c1 * x1 + c2 * x2 + c3 * x3
-        s3[i] = (s3[i] if add else zero) + d0 * x0 + d1 * x1 + d2 * x2 + d3 * x3
-
-
-@jit(fastmath=EXACT_DIVISION)
 def _score_block(Q, YT, q0, q1, c_lo, c_hi, chunk, scores):
     """scores[q - q0, c] = Q[q] . YT[:, c] for the queries q0..q1-1 and columns c_lo..c_hi-1.
 
     Columns go ``chunk`` at a time, so that the block's score rows stay in cache while every
-    factor of the chunk is added in. Factors go four at a time through ``_madd_4x4``
-    (queries four at a time), the leftover factors and queries one at a time. Inner loops
-    run over slices from 0 so that LLVM vectorises them (an offset range keeps Numba's
-    negative-index wraparound checks).
+    factor of the chunk is added in. The register tile: four queries times four factors,
+    so each candidate's four factor values are loaded once and used by 16 multiply-adds
+    (the loop is bound by FMA throughput, not by loading and storing score rows). The
+    first four factors write the scores (no zeroing pass); leftover factors and queries go
+    one at a time. Everything is indexed on the arrays themselves, unsigned: a view or a
+    call taking arrays would update reference counts (atomic) in the inner loops, and a
+    signed index keeps Numba's wraparound test.
     """
     k = YT.shape[0]
-    zero = scores.dtype.type(0)
     for c0 in range(c_lo, c_hi, chunk):
-        c1 = min(c_hi, c0 + chunk)
+        lo, hi = np.uint64(c0), np.uint64(min(c_hi, c0 + chunk))
         if k < 4:
             for q in range(q0, q1):
-                scores[q - q0, c0:c1] = 0
+                scores[q - q0, c0 : min(c_hi, c0 + chunk)] = 0
         f = 0
         while f + 4 <= k:
-            add = f > 0  # the first four factors write the scores
-            r0, r1 = YT[f, c0:c1], YT[f + 1, c0:c1]
-            r2, r3 = YT[f + 2, c0:c1], YT[f + 3, c0:c1]
+            f0, f1, f2, f3 = np.uint64(f), np.uint64(f + 1), np.uint64(f + 2), np.uint64(f + 3)
             q = q0
             while q + 4 <= q1:
-                j = q - q0
-                s0, s1 = scores[j, c0:c1], scores[j + 1, c0:c1]
-                s2, s3 = scores[j + 2, c0:c1], scores[j + 3, c0:c1]
-                _madd_4x4(Q, q, f, r0, r1, r2, r3, s0, s1, s2, s3, add)
+                _tile_4x4(Q, YT, scores, q, np.uint64(q - q0), f0, f1, f2, f3, lo, hi, f > 0)
                 q += 4
             for q_left in range(q, q1):
-                s0 = scores[q_left - q0, c0:c1]
-                a0, a1, a2 = Q[q_left, f], Q[q_left, f + 1], Q[q_left, f + 2]
-                a3 = Q[q_left, f + 3]
-                for i in range(c1 - c0):
-                    part = a0 * r0[i] + a1 * r1[i] + a2 * r2[i] + a3 * r3[i]
-                    s0[i] = (s0[i] if add else zero) + part
+                j = np.uint64(q_left - q0)
+                a0, a1 = Q[q_left, f0], Q[q_left, f1]
+                a2, a3 = Q[q_left, f2], Q[q_left, f3]
+                if f > 0:
+                    for c in range(lo, hi):
+                        scores[j, c] += (
+                            a0 * YT[f0, c] + a1 * YT[f1, c] + a2 * YT[f2, c] + a3 * YT[f3, c]
+                        )
+                else:
+                    for c in range(lo, hi):
+                        scores[j, c] = (
+                            a0 * YT[f0, c] + a1 * YT[f1, c] + a2 * YT[f2, c] + a3 * YT[f3, c]
+                        )
             f += 4
         for f_left in range(f, k):
-            row = YT[f_left, c0:c1]
+            fl = np.uint64(f_left)
             for q in range(q0, q1):
-                s0 = scores[q - q0, c0:c1]
-                qf = Q[q, f_left]
-                for i in range(c1 - c0):
-                    s0[i] += qf * row[i]
+                j = np.uint64(q - q0)
+                qf = Q[q, fl]
+                for c in range(lo, hi):
+                    scores[j, c] += qf * YT[fl, c]
+
+
+@jit(fastmath=EXACT_DIVISION, inline="always")
+def _tile_4x4(Q, YT, scores, q, j, f0, f1, f2, f3, lo, hi, add):
+    """scores[j + t, c] (+)= Q[q + t, f0:f3 + 1] . YT[f0:f3 + 1, c], t = 0..3, c = lo..hi-1."""
+    a0, a1, a2, a3 = Q[q, f0], Q[q, f1], Q[q, f2], Q[q, f3]
+    b0, b1, b2, b3 = Q[q + 1, f0], Q[q + 1, f1], Q[q + 1, f2], Q[q + 1, f3]
+    c0, c1, c2, c3 = Q[q + 2, f0], Q[q + 2, f1], Q[q + 2, f2], Q[q + 2, f3]
+    d0, d1, d2, d3 = Q[q + 3, f0], Q[q + 3, f1], Q[q + 3, f2], Q[q + 3, f3]
+    j1, j2, j3 = j + np.uint64(1), j + np.uint64(2), j + np.uint64(3)
+    if add:
+        for c in range(lo, hi):
+            x0, x1, x2, x3 = YT[f0, c], YT[f1, c], YT[f2, c], YT[f3, c]
+            scores[j, c] += a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3
+            scores[j1, c] += b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3
+            scores[j2, c] += c0 * x0 + c1 * x1 + c2 * x2 + c3 * x3
+            scores[j3, c] += d0 * x0 + d1 * x1 + d2 * x2 + d3 * x3
+    else:  # the same sums, written over whatever the scores held
+        for c in range(lo, hi):
+            x0, x1, x2, x3 = YT[f0, c], YT[f1, c], YT[f2, c], YT[f3, c]
+            scores[j, c] = a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3
+            scores[j1, c] = b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3
+            scores[j2, c] = c0 * x0 + c1 * x1 + c2 * x2 + c3 * x3
+            scores[j3, c] = d0 * x0 + d1 * x1 + d2 * x2 + d3 * x3
 
 
 @jit(fastmath=EXACT_DIVISION)
