@@ -8,10 +8,11 @@ order that decides ties (``select.py``): results are ``topk``'s, ties included.
 
 Selection reads the raw dot products. A candidate enters a full heap only if
 ``d / norm > floor`` (floor: the heap's minimum), which for norm > 0 implies
-``d > floor * norm``; the product rounds by at most 2^-24 of itself, so ``_threshold``
-(the product less 2^-20 of itself) is never above it. Blocks of 64 candidates are tested
-against that threshold with multiplies (vectorised); only the set bits of a block's mask
-are divided and tested exactly, so no division runs on the ~99% that cannot enter.
+``d > floor * norm``. ``_lowered(floor) * norm - TINY`` is below that product whatever the
+roundings (the floor moved down by 2^-20 of itself; a product rounds by 2^-24), so blocks of
+64 candidates are tested against it with one multiply-add each (vectorised), floors
+lowered once when they change; only the set bits of a block's mask are divided and tested
+exactly, so no division runs on the ~99% that cannot enter.
 
 Most heap pushes happen early, while heaps hold only a few candidates (a row offered its
 columns in random order takes about k (1 + ln(n / k)) of them). Skipping a candidate below a
@@ -39,23 +40,29 @@ TINY = np.float32(np.finfo(np.float32).tiny)  # absolute margin: products in sub
 
 
 @jit(fastmath=EXACT_DIVISION)
+def _lowered(floor):
+    """``floor`` less 2^-20 of its magnitude (NaN stays NaN: no floor)."""
+    return floor - abs(floor) * SLACK
+
+
+@jit(fastmath=EXACT_DIVISION)
 def _threshold(floor, norm):
     """A dot product d <= this cannot give d / norm > floor (norm > 0; NaN floor: none)."""
-    p = floor * norm
-    return p - abs(p) * SLACK - TINY
+    return _lowered(floor) * norm - TINY
 
 
 @jit(fastmath=EXACT_DIVISION)
 def _any_could_enter(raw, lo, hi, per_candidate, common):
-    """Whether any raw[t], lo <= t < hi, is above _threshold(per_candidate[t], common).
+    """Whether any raw[t], lo <= t < hi, is not <= per_candidate[t] * common - TINY.
 
-    The threshold is symmetric in its two factors, so this serves a row's own candidates
-    (norms per candidate, its floor common) and the transposed offers (floors per
-    candidate row, the offering row's norm common). An or-reduction: it vectorises.
+    One side of the product is a lowered floor, the other a norm: a row's own candidates
+    pass their norms and the row's lowered floor as ``common``; the transposed offers pass
+    the candidate rows' lowered floors and the offering row's norm. An or-reduction: it
+    vectorises.
     """
     hit = False
     for t in range(np.uint64(lo), np.uint64(hi)):
-        hit |= not raw[t] <= _threshold(per_candidate[t], common)
+        hit |= not raw[t] <= per_candidate[t] * common - TINY
     return hit
 
 
@@ -65,7 +72,7 @@ def _could_enter_mask(raw, lo, hi, per_candidate, common):
     mask = np.uint64(0)
     for t in range(np.uint64(0), np.uint64(hi - lo)):
         c = np.uint64(lo) + t
-        mask |= np.uint64(not raw[c] <= _threshold(per_candidate[c], common)) << t
+        mask |= np.uint64(not raw[c] <= per_candidate[c] * common - TINY) << t
     return mask
 
 
@@ -78,9 +85,10 @@ def _offer_row(raw, norms, lo, hi, k, heap_s, heap_i, r, size):
         c += 1
     for c0 in range(c, hi, SCAN_BLOCK):
         c1 = min(hi, c0 + SCAN_BLOCK)
-        if not _any_could_enter(raw, c0, c1, norms, heap_s[r, 0]):
+        floor = _lowered(heap_s[r, 0])
+        if not _any_could_enter(raw, c0, c1, norms, floor):
             continue
-        bits = _could_enter_mask(raw, c0, c1, norms, heap_s[r, 0])
+        bits = _could_enter_mask(raw, c0, c1, norms, floor)
         while bits:
             t, bits = pop_lowest(bits)
             s = raw[c0 + t] / norms[c0 + t]
@@ -118,15 +126,16 @@ def _kth_best_columns(strip, r0, r1, lo, hi, k, norms, out):
 
 @jit(fastmath=EXACT_DIVISION)
 def _offer_strip_columns(
-    strip, r0, r1, c0, c1, k, norms, bounds, floors, sizes, out_ids, out_scores
+    strip, r0, r1, c0, c1, k, norms, lows, bounds, floors, sizes, out_ids, out_scores
 ):
     """Rows j in max(c0, r1)..c1-1 are offered the strip's rows i = r0..r1-1 as columns.
 
-    score(j, i) = strip[i - r0, j] / norms[i]. ``floors[j]`` is row j's heap minimum once
-    the heap is full (NaN before: everything may enter). Scores below ``bounds[j]`` are
-    skipped: ``floors`` itself, or a lower bound of row j's final k-th best score (NaN:
-    none). A block's mask names distinct rows j, so a push into one row leaves the other
-    bits of the mask exact.
+    score(j, i) = strip[i - r0, j] / norms[i]. ``floors[j]`` is row j's lowered heap
+    minimum once the heap is full (NaN before: everything may enter). Scores below
+    ``bounds[j]`` are skipped: ``floors`` itself, or a lower bound of row j's final k-th
+    best score (NaN: none); ``lows`` is ``bounds`` lowered, for the multiply test. A
+    block's mask names distinct rows j, so a push into one row leaves the other bits of the
+    mask exact.
     """
     j_lo = max(c0, r1)
     for i in range(r0, r1):
@@ -134,9 +143,9 @@ def _offer_strip_columns(
         norm = norms[i]
         for lo in range(j_lo, c1, SCAN_BLOCK):
             hi = min(c1, lo + SCAN_BLOCK)
-            if not _any_could_enter(raw, lo, hi, bounds, norm):
+            if not _any_could_enter(raw, lo, hi, lows, norm):
                 continue
-            bits = _could_enter_mask(raw, lo, hi, bounds, norm)
+            bits = _could_enter_mask(raw, lo, hi, lows, norm)
             while bits:
                 t, bits = pop_lowest(bits)
                 j = lo + t
@@ -144,7 +153,7 @@ def _offer_strip_columns(
                 if not s < bounds[j]:  # heap_push makes the exact test
                     sizes[j] = heap_push(out_scores, out_ids, j, sizes[j], k, s, i)
                     if sizes[j] == k:
-                        floors[j] = out_scores[j, 0]
+                        floors[j] = _lowered(out_scores[j, 0])
 
 
 @jit(parallel=True, fastmath=EXACT_DIVISION)
@@ -159,8 +168,9 @@ def topk_pairs(Y, YT, k, norms, out_ids, out_scores):
     if norms.shape[0] == 0:
         norms = np.ones(n, out_scores.dtype)  # d / 1 == d exactly
     sizes = np.zeros(n, np.int64)
-    floors = np.full(n, np.nan, out_scores.dtype)  # heap minimum of each full heap
+    floors = np.full(n, np.nan, out_scores.dtype)  # lowered heap minimum of each full heap
     bounds = np.full(n, np.nan, out_scores.dtype)  # the first strip's k-th best per column
+    lows = np.full(n, np.nan, out_scores.dtype)  # bounds, lowered
     itemsize = out_scores.itemsize
     warmup = PAIRS_STRIP
     if k <= WARMUP_MAX_K:
@@ -175,14 +185,15 @@ def topk_pairs(Y, YT, k, norms, out_ids, out_scores):
             c0 = r0 + chunk * PAIRS_CHUNK
             c1 = min(n, c0 + PAIRS_CHUNK)
             _score_block(Y, YT, r0, r1, c0, c1, PAIRS_CHUNK, strip)
-            if first and k <= WARMUP_MAX_K and max(c0, r1) < c1:
+            warm = first and k <= WARMUP_MAX_K and max(c0, r1) < c1
+            if warm:
                 _kth_best_columns(strip, r0, r1, max(c0, r1), c1, k, norms, bounds)
-                limits = bounds
-            else:
-                limits = floors
+                for j in range(max(c0, r1), c1):
+                    lows[j] = _lowered(bounds[j])
             _offer_strip_columns(
-                strip, r0, r1, c0, c1, k, norms, limits, floors, sizes, out_ids, out_scores
-            )
+                strip, r0, r1, c0, c1, k, norms, lows if warm else floors,
+                bounds if warm else floors, floors, sizes, out_ids, out_scores,
+            )  # fmt: skip
         # the strip's own rows take columns r0..n-1 (columns < r0 came with earlier strips)
         for i in prange(r0, r1):
             sizes[i] = _offer_row(strip[i - r0], norms, r0, n, k, out_scores, out_ids, i, sizes[i])
