@@ -28,11 +28,10 @@ def top_k(
     Q = np.ascontiguousarray(queries, dtype=dtype)
     Y = np.ascontiguousarray(candidates)
     n_q, n_c = Q.shape[0], Y.shape[0]
-    YT = (
-        np.ascontiguousarray(Y.T)
-        if n_q >= TRANSPOSE_MIN_QUERIES
-        else np.empty((Y.shape[1], 0), dtype)
-    )
+    if n_q >= TRANSPOSE_MIN_QUERIES:
+        Q, YT = _padded(Q), np.ascontiguousarray(_padded(Y).T)
+    else:
+        YT = np.empty((Y.shape[1], 0), dtype)
     if liked is None:
         liked_indptr, liked_indices = NO_ROWS, NO_ROWS
     else:
@@ -54,7 +53,7 @@ def top_k_pairs(factors, N, *, norms=None, num_threads=0):
     The all-items case of ``similar_items``: the score matrix is symmetric, so each dot product
     is computed once and offered to both rows' heaps; results, ties included, are ``top_k``'s.
     """
-    Y = np.ascontiguousarray(factors)
+    Y = _padded(np.ascontiguousarray(factors))
     n = Y.shape[0]
     norms, ids, scores = _kernel_arrays(norms, n, N, Y.dtype)
     if norms.size and not np.all(norms > 0):
@@ -62,6 +61,19 @@ def top_k_pairs(factors, N, *, norms=None, num_threads=0):
     with thread_scope(num_threads, limit_blas=False, work=n * n * Y.shape[1] // 2):
         topk_pairs(Y, np.ascontiguousarray(Y.T), N, norms, ids, scores)
     return ids, scores
+
+
+def _padded(factors):
+    """``factors`` with zero columns appended up to a multiple of four.
+
+    The scoring kernel's register tile takes four factors at a time; a leftover factor
+    would cost a pass over the score block for one multiply-add per score. Zeros add
+    nothing to a dot product.
+    """
+    extra = -factors.shape[1] % 4
+    if extra == 0:
+        return factors
+    return np.concatenate([factors, np.zeros((factors.shape[0], extra), factors.dtype)], 1)
 
 
 def _kernel_arrays(norms, n_q, N, dtype):
