@@ -57,7 +57,7 @@ def main(argv=None):
                     call(model)
                     times[lib].append(time.perf_counter() - start)
         ours, theirs = times["fastals"], times["implicit"]
-        per_round = [t / o for o, t in zip(ours, theirs)]
+        per_round = [t / o for o, t in zip(ours, theirs, strict=True)]
         print(
             f"{name}: ids equal {np.array_equal(ids['fastals'], ids['implicit'])}; "
             f"median fastals {statistics.median(ours):.3f} s, "
