@@ -169,3 +169,16 @@ def test_pairs_with_non_finite_factors_equal_top_k(N):
         ref_ids, ref_scores = top_k(Y, Y, N)
     np.testing.assert_array_equal(ids, ref_ids)
     np.testing.assert_array_equal(scores, ref_scores)
+
+
+@pytest.mark.parametrize("n", [1, 7, 257, 330])
+@pytest.mark.parametrize("N", [1, 32, 33])
+def test_pairs_equal_top_k_across_the_first_strip_edges(n, N):
+    """One strip or two, k at and past the bounded first strip's limit (WARMUP_MAX_K)."""
+    Y = tied_factors(n, 5, np.float32, seed=n + N)
+    norms = np.maximum(np.linalg.norm(Y, axis=1), 1e-10).astype(np.float32)
+    N = min(N, n)
+    ids, scores = top_k_pairs(Y, N, norms=norms)
+    ref_ids, ref_scores = top_k(Y, Y, N, norms=norms)
+    np.testing.assert_array_equal(ids, ref_ids)
+    np.testing.assert_array_equal(scores, ref_scores)
