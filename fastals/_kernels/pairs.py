@@ -46,14 +46,20 @@ def _lowered(floor):
 
 
 @jit(fastmath=EXACT_DIVISION)
+def _below(lowered, norm):
+    """The test threshold from a floor already ``_lowered`` (the kernels keep floors so)."""
+    return lowered * norm - TINY
+
+
+@jit(fastmath=EXACT_DIVISION)
 def _threshold(floor, norm):
     """A dot product d <= this cannot give d / norm > floor (norm > 0; NaN floor: none)."""
-    return _lowered(floor) * norm - TINY
+    return _below(_lowered(floor), norm)
 
 
 @jit(fastmath=EXACT_DIVISION)
 def _any_could_enter(raw, lo, hi, per_candidate, common):
-    """Whether any raw[t], lo <= t < hi, is not <= per_candidate[t] * common - TINY.
+    """Whether any raw[t], lo <= t < hi, is not <= _below(per_candidate[t], common).
 
     One side of the product is a lowered floor, the other a norm: a row's own candidates
     pass their norms and the row's lowered floor as ``common``; the transposed offers pass
@@ -62,7 +68,7 @@ def _any_could_enter(raw, lo, hi, per_candidate, common):
     """
     hit = False
     for t in range(np.uint64(lo), np.uint64(hi)):
-        hit |= not raw[t] <= per_candidate[t] * common - TINY
+        hit |= not raw[t] <= _below(per_candidate[t], common)
     return hit
 
 
@@ -72,7 +78,7 @@ def _could_enter_mask(raw, lo, hi, per_candidate, common):
     mask = np.uint64(0)
     for t in range(np.uint64(0), np.uint64(hi - lo)):
         c = np.uint64(lo) + t
-        mask |= np.uint64(not raw[c] <= per_candidate[c] * common - TINY) << t
+        mask |= np.uint64(not raw[c] <= _below(per_candidate[c], common)) << t
     return mask
 
 
