@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from bench_fit import model_class
-from harness import model_with_factors, timed
+from harness import model_with_factors, random_factors, timed
 
 FACTORS = 50
 
@@ -20,12 +20,7 @@ FACTORS = 50
 def random_factors_model(library, shape):
     """A ``library`` model serving seeded random factors for ``shape`` (users, items)."""
     model_class(library)  # skips cleanly when implicit is missing
-    rng = np.random.default_rng(0)
-    return model_with_factors(
-        library,
-        rng.standard_normal((shape[0], FACTORS)).astype(np.float32),
-        rng.standard_normal((shape[1], FACTORS)).astype(np.float32),
-    )
+    return model_with_factors(library, *random_factors(shape, FACTORS))
 
 
 @pytest.mark.parametrize("library", ["fastals", "implicit"])

@@ -118,6 +118,16 @@ def blas_scope(library: str):
     return contextlib.nullcontext()
 
 
+def random_factors(shape, factors: int = 50):
+    """Seeded float32 standard-normal (user, item) factors for a (users, items) ``shape``,
+    the factors both libraries serve in the serving benchmarks."""
+    rng = np.random.default_rng(0)
+    return (
+        rng.standard_normal((shape[0], factors)).astype(np.float32),
+        rng.standard_normal((shape[1], factors)).astype(np.float32),
+    )
+
+
 def model_with_factors(library: str, user_factors: np.ndarray, item_factors: np.ndarray):
     """A model of ``library`` serving the given factors (as if fitted)."""
     with blas_scope(library):  # implicit checks the BLAS threads when it is constructed

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from harness import blas_scope, model_with_factors  # noqa: E402
+from harness import blas_scope, model_with_factors, random_factors  # noqa: E402
 
 from fastals.data import kuairec_like  # noqa: E402
 
@@ -34,10 +34,8 @@ def main(argv=None):
 
     matrix = kuairec_like()
     n_users, n_items = matrix.shape
-    rng = np.random.default_rng(0)
-    users = rng.standard_normal((n_users, FACTORS)).astype(np.float32)
-    items = rng.standard_normal((n_items, FACTORS)).astype(np.float32)
-    models = {lib: model_with_factors(lib, users, items) for lib in ("fastals", "implicit")}
+    factors = random_factors(matrix.shape, FACTORS)
+    models = {lib: model_with_factors(lib, *factors) for lib in ("fastals", "implicit")}
     every_user, every_item = np.arange(n_users), np.arange(n_items)
     calls = {
         "recommend": lambda model: model.recommend(every_user, matrix, N=10),
