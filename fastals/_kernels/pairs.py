@@ -10,9 +10,10 @@ Selection reads the raw dot products. A candidate enters a full heap only if
 ``d / norm > floor`` (floor: the heap's minimum), which for norm > 0 implies
 ``d > floor * norm``. ``_lowered(floor) * norm - TINY`` is below that product whatever the
 roundings (the floor moved down by 2^-20 of itself; a product rounds by 2^-24), so blocks of
-64 candidates are tested against it with one multiply-add each (vectorised), floors
-lowered once when they change; only the set bits of a block's mask are divided and tested
-exactly, so no division runs on the ~99% that cannot enter.
+64 candidates are tested against it with one multiply-add each, as one vector comparison
+whose result is the block's bit mask (``masks.py``), floors lowered once when they change;
+only the set bits are divided and tested exactly, so no division runs on the ~99% that
+cannot enter.
 
 Most heap pushes happen early, while heaps hold only a few candidates (a row offered its
 columns in random order takes about k (1 + ln(n / k)) of them). Skipping a candidate below a
@@ -27,6 +28,7 @@ import numpy as np
 from numba import prange
 
 from ._jit import EXACT_DIVISION, jit
+from .masks import mask_above_fma
 from .select import SCAN_BLOCK, heap_push, heap_sort, pop_lowest
 from .topk import _score_block
 
@@ -57,24 +59,18 @@ def _threshold(floor, norm):
     return _below(_lowered(floor), norm)
 
 
-@jit(fastmath=EXACT_DIVISION)
-def _any_could_enter(raw, lo, hi, per_candidate, common):
-    """Whether any raw[t], lo <= t < hi, is not <= _below(per_candidate[t], common).
+@jit(fastmath=EXACT_DIVISION, inline="always")
+def _could_enter(raw, lo, hi, per_candidate, common):
+    """Bit t set when raw[lo + t] is not <= _below(per_candidate[lo + t], common); hi - lo <= 64.
 
     One side of the product is a lowered floor, the other a norm: a row's own candidates
     pass their norms and the row's lowered floor as ``common``; the transposed offers pass
-    the candidate rows' lowered floors and the offering row's norm. An or-reduction: it
-    vectorises.
+    the candidate rows' lowered floors and the offering row's norm. A full block is one
+    vector comparison (``masks.mask_above_fma``: the product and the subtraction rounded
+    once, which keeps the threshold below an entrant's as ``_below`` does).
     """
-    hit = False
-    for t in range(np.uint64(lo), np.uint64(hi)):
-        hit |= not raw[t] <= _below(per_candidate[t], common)
-    return hit
-
-
-@jit(fastmath=EXACT_DIVISION)
-def _could_enter_mask(raw, lo, hi, per_candidate, common):
-    """Bit t set when raw[lo + t] passes ``_any_could_enter``'s test; hi - lo <= 64."""
+    if hi - lo == SCAN_BLOCK:
+        return mask_above_fma(raw, per_candidate, lo, common, TINY)
     mask = np.uint64(0)
     for t in range(np.uint64(0), np.uint64(hi - lo)):
         c = np.uint64(lo) + t
@@ -90,11 +86,7 @@ def _offer_row(raw, norms, lo, hi, k, heap_s, heap_i, r, size):
         size = heap_push(heap_s, heap_i, r, size, k, raw[c] / norms[c], c)
         c += 1
     for c0 in range(c, hi, SCAN_BLOCK):
-        c1 = min(hi, c0 + SCAN_BLOCK)
-        floor = _lowered(heap_s[r, 0])
-        if not _any_could_enter(raw, c0, c1, norms, floor):
-            continue
-        bits = _could_enter_mask(raw, c0, c1, norms, floor)
+        bits = _could_enter(raw, c0, min(hi, c0 + SCAN_BLOCK), norms, _lowered(heap_s[r, 0]))
         while bits:
             t, bits = pop_lowest(bits)
             s = raw[c0 + t] / norms[c0 + t]
@@ -148,10 +140,7 @@ def _offer_strip_columns(
         raw = strip[i - r0]
         norm = norms[i]
         for lo in range(j_lo, c1, SCAN_BLOCK):
-            hi = min(c1, lo + SCAN_BLOCK)
-            if not _any_could_enter(raw, lo, hi, lows, norm):
-                continue
-            bits = _could_enter_mask(raw, lo, hi, lows, norm)
+            bits = _could_enter(raw, lo, min(c1, lo + SCAN_BLOCK), lows, norm)
             while bits:
                 t, bits = pop_lowest(bits)
                 j = lo + t

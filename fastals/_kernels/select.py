@@ -8,18 +8,18 @@ a caller feed a row's heap in pieces (the all-pairs path does); ``select_row`` i
 form.
 
 Most candidates of a long row fall below the heap's minimum, and that minimum only rises, so
-``offer_range`` tests blocks of 64 candidates against it with one vectorised or-reduction
-(``any_above``); only a block holding a possible entrant gets a bit mask of them
-(``above_mask``), whose set bits are visited in order: the same heap operations in the same
-order, without a scalar pass over the block.
+``offer_range`` compares blocks of 64 candidates with it at once, into a bit mask of the
+possible entrants (``masks.mask_above``: one vector comparison), and visits the set bits in
+order: the same heap operations in the same order, without a scalar pass over the block.
 """
 
 import numpy as np
 from numba.cpython.unsafe.numbers import trailing_zeros
 
 from ._jit import EXACT_DIVISION, jit
+from .masks import WIDTH, mask_above
 
-SCAN_BLOCK = 64  # candidates tested at once: one bit each in a uint64 mask
+SCAN_BLOCK = WIDTH  # candidates tested at once: one bit each in a uint64 mask
 ONE = np.uint64(1)
 
 
@@ -103,17 +103,11 @@ def heap_sort(heap_s, heap_i, r, size):
 
 
 @jit(fastmath=EXACT_DIVISION)
-def any_above(scores, lo, hi, threshold):
-    """Whether any of scores[lo:hi] is not <= ``threshold`` (NaN on either side counts)."""
-    hit = False
-    for t in range(np.uint64(lo), np.uint64(hi)):  # unsigned: no wraparound test, vectorises
-        hit |= not scores[t] <= threshold
-    return hit
-
-
-@jit(fastmath=EXACT_DIVISION)
 def above_mask(scores, lo, hi, threshold):
-    """Bit t set when scores[lo + t] is not <= ``threshold``, for hi - lo <= 64."""
+    """Bit t set when scores[lo + t] is not <= ``threshold``, for hi - lo <= 64.
+
+    ``masks.mask_above`` for a block shorter than 64 (the last of a row).
+    """
     mask = np.uint64(0)
     for t in range(np.uint64(0), np.uint64(hi - lo)):
         mask |= np.uint64(not scores[np.uint64(lo) + t] <= threshold) << t
@@ -140,9 +134,10 @@ def offer_range(scores, lo, hi, k, heap_s, heap_i, r, size):
         j += 1
     for j0 in range(j, hi, SCAN_BLOCK):
         j1 = min(hi, j0 + SCAN_BLOCK)
-        if not any_above(scores, j0, j1, heap_s[r, 0]):
-            continue
-        bits = above_mask(scores, j0, j1, heap_s[r, 0])
+        if j1 - j0 == SCAN_BLOCK:
+            bits = mask_above(scores, j0, heap_s[r, 0])
+        else:
+            bits = above_mask(scores, j0, j1, heap_s[r, 0])
         while bits:
             t, bits = pop_lowest(bits)
             t += j0

@@ -1,0 +1,82 @@
+"""The 64-wide comparison masks (LLVM vector IR) against the loops they replace."""
+
+from fractions import Fraction
+
+import numba
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fastals._kernels.masks import WIDTH, mask_above, mask_above_fma
+
+
+@numba.njit
+def _mask(values, base, threshold):
+    return mask_above(values, base, threshold)
+
+
+@numba.njit
+def _mask_fma(values, factors, base, scale, offset):
+    return mask_above_fma(values, factors, base, scale, offset)
+
+
+def _bits(mask):
+    return [bool((int(mask) >> t) & 1) for t in range(WIDTH)]
+
+
+def _special_values(rng, dtype, n):
+    x = rng.standard_normal(n).astype(dtype)
+    x[rng.choice(n, 12, replace=False)] = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0] * 2
+    x[rng.choice(n, 4, replace=False)] = np.finfo(dtype).tiny / 4  # subnormal
+    return x
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("base", [0, 7, 136])
+def test_mask_above_is_the_loop(dtype, base):
+    rng = np.random.default_rng(base)
+    values = _special_values(rng, dtype, 200)
+    for threshold in (0.0, 0.5, -1.0, np.nan, np.inf, -np.inf, values[base + 3]):
+        threshold = dtype(threshold)
+        expected = [not values[base + t] <= threshold for t in range(WIDTH)]
+        assert _bits(_mask(values, base, threshold)) == expected
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_mask_above_fma_exact_cases_are_the_loop(dtype):
+    """scale 1, offset 0: the threshold is factors[t] itself, no rounding at all."""
+    rng = np.random.default_rng(0)
+    values = _special_values(rng, dtype, 128)
+    factors = values.copy()
+    factors[::3] = _special_values(rng, dtype, 128)[::3]
+    for base in (0, 64):
+        expected = [not values[base + t] <= factors[base + t] for t in range(WIDTH)]
+        assert _bits(_mask_fma(values, factors, base, dtype(1), dtype(0))) == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    scale=st.floats(1e-3, 1e3),
+    offset=st.sampled_from([0.0, float(np.finfo(np.float32).tiny), 1e-3]),
+)
+def test_mask_above_fma_rounds_once(seed, scale, offset):
+    """Bit t is the exact test values[t] > factors[t] * scale - offset, except where the
+    exact threshold rounds onto or past values[t] (one rounding: a fused multiply-add)."""
+    rng = np.random.default_rng(seed)
+    values = rng.standard_normal(WIDTH).astype(np.float32)
+    factors = rng.standard_normal(WIDTH).astype(np.float32)
+    values[::5] = factors[::5] * np.float32(scale)  # near-ties on purpose
+    scale, offset = np.float32(scale), np.float32(offset)
+    bits = _bits(_mask_fma(values, factors, 0, scale, offset))
+    for t in range(WIDTH):
+        exact = Fraction(float(factors[t])) * Fraction(float(scale)) - Fraction(float(offset))
+        rounded = np.float32(float(exact))  # round to nearest, as the fma does (one rounding)
+        assert bits[t] == (values[t] > rounded), (t, values[t], exact)
+
+
+def test_masks_refuse_strided_arrays():
+    values = np.zeros(256, np.float32)[::2]
+    with pytest.raises((TypeError, numba.core.errors.TypingError), match="C-contiguous"):
+        _mask(values, 0, np.float32(0))
