@@ -1,5 +1,6 @@
 """The top-k kernels: register-tiled scoring, implicit's heap selection, the all-pairs path."""
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -7,9 +8,11 @@ from hypothesis import strategies as st
 from test_serving import heap_topk  # implicit's select.h in plain Python
 
 import fastals
+from fastals._kernels import tile
 from fastals._kernels.pairs import PAIRS_CHUNK, PAIRS_STRIP, _kth_best_columns, _threshold
 from fastals._kernels.select import select_row
-from fastals._kernels.topk import ITEM_CHUNK, _score_block
+from fastals._kernels.tile import score_tiles
+from fastals._kernels.topk import ITEM_CHUNK, _score_block, _score_block_loops
 from fastals.recommend import top_k, top_k_pairs
 
 
@@ -47,6 +50,39 @@ def test_score_block_matches_numpy(dtype, n_q, k):
     rtol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(scores[:, lo:hi], exact[:, lo:hi], rtol=rtol, atol=rtol * k)
     assert np.isnan(scores[:, :lo]).all() and np.isnan(scores[:, hi:]).all()
+
+
+@numba.njit
+def _tiles(Q, YT, q0, q1, c_lo, c_hi, scores):
+    return score_tiles(Q, YT, q0, q1, c_lo, c_hi, scores)
+
+
+@pytest.mark.parametrize("k", [1, 5, 52])
+def test_score_tiles_equal_the_loops_bit_for_bit(k):
+    """The AVX-512 register tile adds the same products in the same order as the loops."""
+    rng = np.random.default_rng(k)
+    Q = rng.standard_normal((40, k)).astype(np.float32)
+    YT = np.ascontiguousarray(rng.standard_normal((300, k)).astype(np.float32).T)
+    tiled = np.full((21, 300), np.nan, np.float32)
+    loops = tiled.copy()
+    _score_block(Q, YT, 3, 24, 5, 290, 64, tiled)  # rows of queries 3..23, columns 5..289
+    _score_block_loops(Q, YT, 3, 24, 0, 5, 290, 64, loops)
+    np.testing.assert_array_equal(tiled, loops)
+    assert np.isnan(tiled[:, :5]).all() and not np.isnan(tiled[:, 5:290]).any()
+
+
+def test_score_tiles_cover_whole_tiles_of_float32_only():
+    Q = np.ones((40, 8), np.float32)
+    YT = np.ones((8, 300), np.float32)
+    scores = np.zeros((21, 300), np.float32)
+    covered = _tiles(Q, YT, 3, 24, 5, 290, scores)
+    if tile.WIDE:  # 16 of the 21 rows, 9 panels of 32 of the 285 columns
+        assert covered == (3 + 2 * tile.ROWS, 5 + 8 * tile.COLS)
+        assert (scores[: 2 * tile.ROWS, 5 : 5 + 8 * tile.COLS] == 8).all()
+    else:
+        assert covered == (3, 5)
+    as64 = [a.astype(np.float64) for a in (Q, YT, scores)]
+    assert _tiles(as64[0], as64[1], 3, 24, 5, 290, as64[2]) == (3, 5)  # float64: the loops
 
 
 def tied_factors(n, k, dtype, seed=0):

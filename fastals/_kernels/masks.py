@@ -24,6 +24,8 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from ._ir import element_pointer, load, splat
+
 WIDTH = 64  # bits of a mask: candidates per block
 
 
@@ -43,19 +45,13 @@ def _check_block_arrays(*arrays):
 
 def _load_block(context, builder, array_type, array, base):
     """values[base:base + 64] as one <64 x float> (unaligned load)."""
-    data = context.make_array(array_type)(context, builder, array).data
     vector = ir.VectorType(context.get_value_type(array_type.dtype), WIDTH)
-    pointer = builder.gep(data, [base])
-    if getattr(pointer.type, "is_opaque", False):  # llvmlite >= 0.44
-        return builder.load(pointer, typ=vector, align=1), vector
-    return builder.load(builder.bitcast(pointer, vector.as_pointer()), align=1), vector
+    pointer = element_pointer(context, builder, array_type, array, base)
+    return load(builder, pointer, vector, align=1), vector
 
 
 def _splat(context, builder, value, from_type, dtype, vector):
-    scalar = context.cast(builder, value, from_type, dtype)
-    one = builder.insert_element(ir.Constant(vector, ir.Undefined), scalar, cgutils.int32_t(0))
-    zeros = ir.Constant(ir.VectorType(ir.IntType(32), WIDTH), None)
-    return builder.shuffle_vector(one, ir.Constant(vector, ir.Undefined), zeros)
+    return splat(builder, context.cast(builder, value, from_type, dtype), vector)
 
 
 def _to_mask(builder, above):

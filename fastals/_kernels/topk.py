@@ -9,14 +9,30 @@ from numba import prange
 from ._jit import EXACT_DIVISION, jit
 from .linalg import dot
 from .select import select_row
+from .tile import score_tiles
 
-QUERY_BLOCK = 8  # queries scored together, sharing each chunk of candidate factors
-ITEM_CHUNK = 1024  # candidates per chunk: the block's score rows stay in L1/L2
+QUERY_BLOCK = 8  # queries scored together at least, sharing the candidate factors they load
+QUERY_BLOCK_MAX = 64  # at most: each 32-column panel of Y^T then serves 8 register tiles
+BLOCK_SCORES_BYTES = 4 << 20  # a block's scores ((queries, n_c)) take at most about this
+ITEM_CHUNK = 1024  # candidates per chunk of the loops: the block's score rows stay in L1/L2
 
 
 @jit(fastmath=EXACT_DIVISION)
 def _score_block(Q, YT, q0, q1, c_lo, c_hi, chunk, scores):
     """scores[q - q0, c] = Q[q] . YT[:, c] for the queries q0..q1-1 and columns c_lo..c_hi-1.
+
+    Whole tiles by ``tile.score_tile`` (AVX-512 registers, float32), the edges (or all of
+    it, where the tile does not apply) by ``_score_block_loops``: the same sums in the
+    same order, so the same floats either way.
+    """
+    q_end, c_end = score_tiles(Q, YT, q0, q1, c_lo, c_hi, scores)
+    _score_block_loops(Q, YT, q0, q_end, 0, c_end, c_hi, chunk, scores)
+    _score_block_loops(Q, YT, q_end, q1, q_end - q0, c_lo, c_hi, chunk, scores)
+
+
+@jit(fastmath=EXACT_DIVISION)
+def _score_block_loops(Q, YT, q0, q1, j0, c_lo, c_hi, chunk, scores):
+    """scores[j0 + q - q0, c] = Q[q] . YT[:, c] (q0 <= q < q1, c_lo <= c < c_hi), as loops.
 
     Columns go ``chunk`` at a time, so that the block's score rows stay in cache while every
     factor of the chunk is added in. The register tile: four queries times four factors,
@@ -32,16 +48,16 @@ def _score_block(Q, YT, q0, q1, c_lo, c_hi, chunk, scores):
         lo, hi = np.uint64(c0), np.uint64(min(c_hi, c0 + chunk))
         if k < 4:
             for q in range(q0, q1):
-                scores[q - q0, c0 : min(c_hi, c0 + chunk)] = 0
+                scores[j0 + q - q0, c0 : min(c_hi, c0 + chunk)] = 0
         f = 0
         while f + 4 <= k:
             f0, f1, f2, f3 = np.uint64(f), np.uint64(f + 1), np.uint64(f + 2), np.uint64(f + 3)
             q = q0
             while q + 4 <= q1:
-                _tile_4x4(Q, YT, scores, q, np.uint64(q - q0), f0, f1, f2, f3, lo, hi, f > 0)
+                _tile_4x4(Q, YT, scores, q, np.uint64(j0 + q - q0), f0, f1, f2, f3, lo, hi, f > 0)
                 q += 4
             for q_left in range(q, q1):
-                j = np.uint64(q_left - q0)
+                j = np.uint64(j0 + q_left - q0)
                 a0, a1 = Q[q_left, f0], Q[q_left, f1]
                 a2, a3 = Q[q_left, f2], Q[q_left, f3]
                 if f > 0:
@@ -58,7 +74,7 @@ def _score_block(Q, YT, q0, q1, c_lo, c_hi, chunk, scores):
         for f_left in range(f, k):
             fl = np.uint64(f_left)
             for q in range(q0, q1):
-                j = np.uint64(q - q0)
+                j = np.uint64(j0 + q - q0)
                 qf = Q[q, fl]
                 for c in range(lo, hi):
                     scores[j, c] += qf * YT[fl, c]
@@ -116,10 +132,12 @@ def topk(
     transposed = YT.shape[1] == n_c
     lowest = -np.finfo(out_scores.dtype).max
     use_liked = liked_indptr.shape[0] > 0
-    n_blocks = (n_q + QUERY_BLOCK - 1) // QUERY_BLOCK
+    fit = BLOCK_SCORES_BYTES // max(1, n_c * out_scores.itemsize) // QUERY_BLOCK * QUERY_BLOCK
+    block = max(QUERY_BLOCK, min(QUERY_BLOCK_MAX, fit))
+    n_blocks = (n_q + block - 1) // block
     for blk in prange(n_blocks):
-        q0 = blk * QUERY_BLOCK
-        q1 = min(n_q, q0 + QUERY_BLOCK)
+        q0 = blk * block
+        q1 = min(n_q, q0 + block)
         scores = np.empty((q1 - q0, n_c), out_scores.dtype)
         if transposed:
             _score_block(Q, YT, q0, q1, 0, n_c, ITEM_CHUNK, scores)
