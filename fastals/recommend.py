@@ -7,6 +7,7 @@ for every query in parallel (candidate factors scored in chunks, per-query memor
 import numpy as np
 
 from ._kernels.pairs import topk_pairs
+from ._kernels.tile import panels
 from ._kernels.topk import topk
 from ._threads import thread_scope
 
@@ -32,6 +33,7 @@ def top_k(
         Q, YT = _padded(Q), np.ascontiguousarray(_padded(Y).T)
     else:
         YT = np.empty((Y.shape[1], 0), dtype)
+    YP = panels(YT)
     if liked is None:
         liked_indptr, liked_indices = NO_ROWS, NO_ROWS
     else:
@@ -43,7 +45,7 @@ def top_k(
     filter_pos = NO_ROWS if filter_pos is None else np.asarray(filter_pos, dtype=np.int64)
     norms, ids, scores = _kernel_arrays(norms, n_q, N, dtype)
     with thread_scope(num_threads, limit_blas=False, work=n_q * n_c * Q.shape[1]):
-        topk(Q, Y, YT, N, norms, liked_indptr, liked_indices, item_pos, filter_pos, ids, scores)
+        topk(Q, Y, YT, YP, N, norms, liked_indptr, liked_indices, item_pos, filter_pos, ids, scores)
     return ids, scores
 
 
@@ -58,8 +60,9 @@ def top_k_pairs(factors, N, *, norms=None, num_threads=0):
     norms, ids, scores = _kernel_arrays(norms, n, N, Y.dtype)
     if norms.size and not np.all(norms > 0):
         raise ValueError("norms must be positive (the model stores 1e-10 for zero vectors)")
+    YT = np.ascontiguousarray(Y.T)
     with thread_scope(num_threads, limit_blas=False, work=n * n * Y.shape[1] // 2):
-        topk_pairs(Y, np.ascontiguousarray(Y.T), N, norms, ids, scores)
+        topk_pairs(Y, YT, panels(YT), N, norms, ids, scores)
     return ids, scores
 
 

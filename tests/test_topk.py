@@ -11,7 +11,7 @@ import fastals
 from fastals._kernels import tile
 from fastals._kernels.pairs import PAIRS_CHUNK, PAIRS_STRIP, _kth_best_columns, _threshold
 from fastals._kernels.select import select_row
-from fastals._kernels.tile import score_tiles
+from fastals._kernels.tile import panels, score_tiles
 from fastals._kernels.topk import ITEM_CHUNK, _score_block, _score_block_loops
 from fastals.recommend import top_k, top_k_pairs
 
@@ -45,7 +45,7 @@ def test_score_block_matches_numpy(dtype, n_q, k):
     YT = np.ascontiguousarray(rng.standard_normal((n_c, k)).astype(dtype).T)
     scores = np.full((n_q, n_c), np.nan, dtype)
     lo, hi = 5, n_c - 3  # a column range: columns outside it are left alone
-    _score_block(Q, YT, 0, n_q, lo, hi, 300, scores)
+    _score_block(Q, YT, panels(YT), 0, n_q, lo, hi, 300, scores)
     exact = Q.astype(np.float64) @ YT.astype(np.float64)
     rtol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(scores[:, lo:hi], exact[:, lo:hi], rtol=rtol, atol=rtol * k)
@@ -53,8 +53,22 @@ def test_score_block_matches_numpy(dtype, n_q, k):
 
 
 @numba.njit
-def _tiles(Q, YT, q0, q1, c_lo, c_hi, scores):
-    return score_tiles(Q, YT, q0, q1, c_lo, c_hi, scores)
+def _tiles(Q, YP, q0, q1, c_lo, c_hi, scores):
+    return score_tiles(Q, YP, q0, q1, c_lo, c_hi, scores)
+
+
+def test_panels_hold_whole_column_panels_of_float32_only():
+    YT = np.arange(5 * 100, dtype=np.float32).reshape(5, 100)
+    YP = panels(YT)
+    if tile.WIDE:
+        assert YP.shape == (100 // tile.COLS * 5, tile.COLS) and YP.flags.c_contiguous
+        for p in range(100 // tile.COLS):
+            np.testing.assert_array_equal(
+                YP[p * 5 : (p + 1) * 5], YT[:, p * tile.COLS : (p + 1) * tile.COLS]
+            )
+    else:
+        assert YP.shape == (0, tile.COLS)
+    assert panels(YT.astype(np.float64)).shape == (0, tile.COLS)
 
 
 @pytest.mark.parametrize("k", [1, 5, 52])
@@ -65,7 +79,7 @@ def test_score_tiles_equal_the_loops_bit_for_bit(k):
     YT = np.ascontiguousarray(rng.standard_normal((300, k)).astype(np.float32).T)
     tiled = np.full((21, 300), np.nan, np.float32)
     loops = tiled.copy()
-    _score_block(Q, YT, 3, 24, 5, 290, 64, tiled)  # rows of queries 3..23, columns 5..289
+    _score_block(Q, YT, panels(YT), 3, 24, 5, 290, 64, tiled)  # queries 3..23, columns 5..289
     _score_block_loops(Q, YT, 3, 24, 0, 5, 290, 64, loops)
     np.testing.assert_array_equal(tiled, loops)
     assert np.isnan(tiled[:, :5]).all() and not np.isnan(tiled[:, 5:290]).any()
@@ -75,14 +89,15 @@ def test_score_tiles_cover_whole_tiles_of_float32_only():
     Q = np.ones((40, 8), np.float32)
     YT = np.ones((8, 300), np.float32)
     scores = np.zeros((21, 300), np.float32)
-    covered = _tiles(Q, YT, 3, 24, 5, 290, scores)
-    if tile.WIDE:  # 16 of the 21 rows, 9 panels of 32 of the 285 columns
-        assert covered == (3 + 2 * tile.ROWS, 5 + 8 * tile.COLS)
-        assert (scores[: 2 * tile.ROWS, 5 : 5 + 8 * tile.COLS] == 8).all()
+    covered = _tiles(Q, panels(YT), 3, 24, 5, 290, scores)
+    if tile.WIDE:  # 16 of the 21 rows; columns 32..287, the whole panels inside 5..289
+        assert covered == (3 + 2 * tile.ROWS, tile.COLS, 9 * tile.COLS)
+        assert (scores[: 2 * tile.ROWS, tile.COLS : 9 * tile.COLS] == 8).all()
+        assert (scores[:, : tile.COLS] == 0).all() and (scores[2 * tile.ROWS :] == 0).all()
     else:
-        assert covered == (3, 5)
+        assert covered == (3, 5, 5)
     as64 = [a.astype(np.float64) for a in (Q, YT, scores)]
-    assert _tiles(as64[0], as64[1], 3, 24, 5, 290, as64[2]) == (3, 5)  # float64: the loops
+    assert _tiles(as64[0], panels(as64[1]), 3, 24, 5, 290, as64[2]) == (3, 5, 5)
 
 
 def tied_factors(n, k, dtype, seed=0):

@@ -152,8 +152,8 @@ def _offer_strip_columns(
 
 
 @jit(parallel=True, fastmath=EXACT_DIVISION)
-def topk_pairs(Y, YT, k, norms, out_ids, out_scores):
-    """``topk(Y, Y, YT, k, norms, ...)`` with no filtering, from half the dot products.
+def topk_pairs(Y, YT, YP, k, norms, out_ids, out_scores):
+    """``topk(Y, Y, YT, YP, k, norms, ...)`` with no filtering, from half the dot products.
 
     ``norms`` (n,) must be positive; empty means none (scores are the dot products).
     """
@@ -179,7 +179,7 @@ def topk_pairs(Y, YT, k, norms, out_ids, out_scores):
         for chunk in prange(n_chunks):
             c0 = r0 + chunk * PAIRS_CHUNK
             c1 = min(n, c0 + PAIRS_CHUNK)
-            _score_block(Y, YT, r0, r1, c0, c1, PAIRS_CHUNK, strip)
+            _score_block(Y, YT, YP, r0, r1, c0, c1, PAIRS_CHUNK, strip)
             warm = first and k <= WARMUP_MAX_K and max(c0, r1) < c1
             if warm:
                 _kth_best_columns(strip, r0, r1, max(c0, r1), c1, k, norms, bounds)

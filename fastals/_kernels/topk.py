@@ -18,14 +18,15 @@ ITEM_CHUNK = 1024  # candidates per chunk of the loops: the block's score rows s
 
 
 @jit(fastmath=EXACT_DIVISION)
-def _score_block(Q, YT, q0, q1, c_lo, c_hi, chunk, scores):
+def _score_block(Q, YT, YP, q0, q1, c_lo, c_hi, chunk, scores):
     """scores[q - q0, c] = Q[q] . YT[:, c] for the queries q0..q1-1 and columns c_lo..c_hi-1.
 
-    Whole tiles by ``tile.score_tile`` (AVX-512 registers, float32), the edges (or all of
-    it, where the tile does not apply) by ``_score_block_loops``: the same sums in the
-    same order, so the same floats either way.
+    Whole tiles by ``tile.score_tile`` (AVX-512 registers, float32; ``YP`` is
+    ``tile.panels(YT)``), the edges (or all of it, where the tile does not apply) by
+    ``_score_block_loops``: the same sums in the same order, so the same floats either way.
     """
-    q_end, c_end = score_tiles(Q, YT, q0, q1, c_lo, c_hi, scores)
+    q_end, c_start, c_end = score_tiles(Q, YP, q0, q1, c_lo, c_hi, scores)
+    _score_block_loops(Q, YT, q0, q_end, 0, c_lo, c_start, chunk, scores)
     _score_block_loops(Q, YT, q0, q_end, 0, c_end, c_hi, chunk, scores)
     _score_block_loops(Q, YT, q_end, q1, q_end - q0, c_lo, c_hi, chunk, scores)
 
@@ -115,13 +116,13 @@ def _score_block_dots(Q, Y, q0, q1, scores):
 
 @jit(parallel=True, fastmath=EXACT_DIVISION)
 def topk(
-    Q, Y, YT, k, norms, liked_indptr, liked_indices, item_pos, filter_pos, out_ids, out_scores
+    Q, Y, YT, YP, k, norms, liked_indptr, liked_indices, item_pos, filter_pos, out_ids, out_scores
 ):
     """Top ``k`` candidates for each query row of ``Q`` (n_q, f) against ``Y`` (n_c, f).
 
     ``YT`` is Y transposed and C-contiguous (f, n_c), or empty (f, 0) to score by dot
-    products on ``Y`` (cheaper for a handful of queries). score = q . y (divided by
-    ``norms[c]`` when ``norms`` is non-empty). Filtered
+    products on ``Y`` (cheaper for a handful of queries); ``YP`` is ``tile.panels(YT)``.
+    score = q . y (divided by ``norms[c]`` when ``norms`` is non-empty). Filtered
     candidates get -finfo.max: the query's row of the ``liked_*`` CSR (global item ids,
     mapped to candidate positions through ``item_pos``, -1 = not a candidate; disabled when
     ``liked_indptr`` is empty) and every position in ``filter_pos``. Writes candidate
@@ -140,7 +141,7 @@ def topk(
         q1 = min(n_q, q0 + block)
         scores = np.empty((q1 - q0, n_c), out_scores.dtype)
         if transposed:
-            _score_block(Q, YT, q0, q1, 0, n_c, ITEM_CHUNK, scores)
+            _score_block(Q, YT, YP, q0, q1, 0, n_c, ITEM_CHUNK, scores)
         else:
             _score_block_dots(Q, Y, q0, q1, scores)
         for q in range(q0, q1):
