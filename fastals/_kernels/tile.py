@@ -140,6 +140,28 @@ def score_tile(typingctx, Q, YP, out, q, j, c):
     return sig, codegen
 
 
+@intrinsic
+def fma(typingctx, a, b, c):
+    """a * b + c rounded once (LLVM's fma), for float32 or float64 scalars of one type.
+
+    The loops of ``topk._score_block_loops`` add their products with it, in the tile's
+    order, so both give the same floats whatever LLVM does with ``contract``/``reassoc``.
+    """
+    if not (a == b == c and a in (types.float32, types.float64)):
+        raise TypeError(f"fma needs three floats of one type, got {a}, {b}, {c}")
+    sig = a(a, b, c)
+
+    def codegen(context, builder, signature, args):
+        scalar = context.get_value_type(signature.return_type)
+        name = "llvm.fma.f32" if signature.return_type == types.float32 else "llvm.fma.f64"
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(scalar, [scalar] * 3), name
+        )
+        return builder.call(fn, list(args))
+
+    return sig, codegen
+
+
 def score_tiles(Q, YP, q0, q1, c_lo, c_hi, scores):
     """Score queries q0..q_end-1 against columns c_start..c_end-1 by tiles.
 

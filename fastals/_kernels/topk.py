@@ -9,7 +9,7 @@ from numba import prange
 from ._jit import EXACT_DIVISION, jit
 from .linalg import dot
 from .select import select_row
-from .tile import score_tiles
+from .tile import fma, score_tiles
 
 QUERY_BLOCK = 8  # queries scored together at least, sharing the candidate factors they load
 QUERY_BLOCK_MAX = 64  # at most: each 32-column panel of Y^T then serves 8 register tiles
@@ -23,7 +23,8 @@ def _score_block(Q, YT, YP, q0, q1, c_lo, c_hi, chunk, scores):
 
     Whole tiles by ``tile.score_tile`` (AVX-512 registers, float32; ``YP`` is
     ``tile.panels(YT)``), the edges (or all of it, where the tile does not apply) by
-    ``_score_block_loops``: the same sums in the same order, so the same floats either way.
+    ``_score_block_loops``: the same products added in the same order by fused
+    multiply-adds (``tile.fma`` in the loops), so the same floats either way.
     """
     q_end, c_start, c_end = score_tiles(Q, YP, q0, q1, c_lo, c_hi, scores)
     _score_block_loops(Q, YT, q0, q_end, 0, c_lo, c_start, chunk, scores)
@@ -63,13 +64,13 @@ def _score_block_loops(Q, YT, q0, q1, j0, c_lo, c_hi, chunk, scores):
                 a2, a3 = Q[q_left, f2], Q[q_left, f3]
                 if f > 0:
                     for c in range(lo, hi):
-                        scores[j, c] += (
-                            a0 * YT[f0, c] + a1 * YT[f1, c] + a2 * YT[f2, c] + a3 * YT[f3, c]
+                        scores[j, c] = _madd4(
+                            scores[j, c], a0, a1, a2, a3, YT[f0, c], YT[f1, c], YT[f2, c], YT[f3, c]
                         )
                 else:
                     for c in range(lo, hi):
-                        scores[j, c] = (
-                            a0 * YT[f0, c] + a1 * YT[f1, c] + a2 * YT[f2, c] + a3 * YT[f3, c]
+                        scores[j, c] = _mul4(
+                            a0, a1, a2, a3, YT[f0, c], YT[f1, c], YT[f2, c], YT[f3, c]
                         )
             f += 4
         for f_left in range(f, k):
@@ -78,7 +79,7 @@ def _score_block_loops(Q, YT, q0, q1, j0, c_lo, c_hi, chunk, scores):
                 j = np.uint64(j0 + q - q0)
                 qf = Q[q, fl]
                 for c in range(lo, hi):
-                    scores[j, c] += qf * YT[fl, c]
+                    scores[j, c] = fma(qf, YT[fl, c], scores[j, c])
 
 
 @jit(fastmath=EXACT_DIVISION, inline="always")
@@ -92,17 +93,29 @@ def _tile_4x4(Q, YT, scores, q, j, f0, f1, f2, f3, lo, hi, add):
     if add:
         for c in range(lo, hi):
             x0, x1, x2, x3 = YT[f0, c], YT[f1, c], YT[f2, c], YT[f3, c]
-            scores[j, c] += a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3
-            scores[j1, c] += b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3
-            scores[j2, c] += c0 * x0 + c1 * x1 + c2 * x2 + c3 * x3
-            scores[j3, c] += d0 * x0 + d1 * x1 + d2 * x2 + d3 * x3
+            scores[j, c] = _madd4(scores[j, c], a0, a1, a2, a3, x0, x1, x2, x3)
+            scores[j1, c] = _madd4(scores[j1, c], b0, b1, b2, b3, x0, x1, x2, x3)
+            scores[j2, c] = _madd4(scores[j2, c], c0, c1, c2, c3, x0, x1, x2, x3)
+            scores[j3, c] = _madd4(scores[j3, c], d0, d1, d2, d3, x0, x1, x2, x3)
     else:  # the same sums, written over whatever the scores held
         for c in range(lo, hi):
             x0, x1, x2, x3 = YT[f0, c], YT[f1, c], YT[f2, c], YT[f3, c]
-            scores[j, c] = a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3
-            scores[j1, c] = b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3
-            scores[j2, c] = c0 * x0 + c1 * x1 + c2 * x2 + c3 * x3
-            scores[j3, c] = d0 * x0 + d1 * x1 + d2 * x2 + d3 * x3
+            scores[j, c] = _mul4(a0, a1, a2, a3, x0, x1, x2, x3)
+            scores[j1, c] = _mul4(b0, b1, b2, b3, x0, x1, x2, x3)
+            scores[j2, c] = _mul4(c0, c1, c2, c3, x0, x1, x2, x3)
+            scores[j3, c] = _mul4(d0, d1, d2, d3, x0, x1, x2, x3)
+
+
+@jit(fastmath=EXACT_DIVISION, inline="always")
+def _madd4(s, a0, a1, a2, a3, x0, x1, x2, x3):
+    """s + a0 x0 + a1 x1 + a2 x2 + a3 x3, one fused multiply-add at a time, in that order."""
+    return fma(a3, x3, fma(a2, x2, fma(a1, x1, fma(a0, x0, s))))
+
+
+@jit(fastmath=EXACT_DIVISION, inline="always")
+def _mul4(a0, a1, a2, a3, x0, x1, x2, x3):
+    """a0 x0 + a1 x1 + a2 x2 + a3 x3 as ``_madd4`` from the first product."""
+    return fma(a3, x3, fma(a2, x2, fma(a1, x1, a0 * x0)))
 
 
 @jit(fastmath=EXACT_DIVISION)
