@@ -169,7 +169,7 @@ def test_gram_and_norm_properties():
     np.testing.assert_allclose(model.item_norms, np.linalg.norm(Y, axis=1), rtol=1e-5)
     model.user_factors[0] = 0
     model._user_norms = None
-    assert model.user_norms[0] == 1e-10
+    assert model.user_norms[0] == model.user_norms.dtype.type(1e-10)  # implicit's, in the dtype
 
 
 def test_cg_steps_is_a_keyword_and_an_attribute():

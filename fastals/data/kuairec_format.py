@@ -194,7 +194,7 @@ def _times(
 
 def _time_columns(local: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``time`` text, ``date`` (int64 YYYYMMDD) and ``timestamp`` (UTC+8 epoch, float64)."""
-    text = np.strings.replace(np.datetime_as_string(local, unit="ms"), "T", " ")
+    text = np.char.replace(np.datetime_as_string(local, unit="ms"), "T", " ")
     days = local.astype("datetime64[D]")
     months = local.astype("datetime64[M]")
     year = local.astype("datetime64[Y]").astype(np.int64) + 1970

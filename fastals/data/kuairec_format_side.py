@@ -174,7 +174,7 @@ def _item_daily_features(
     )
     cols: dict[str, np.ndarray] = {
         "video_id": video,
-        "date": np.strings.replace(np.datetime_as_string(day), "-", "").astype(np.int64),
+        "date": np.char.replace(np.datetime_as_string(day), "-", "").astype(np.int64),
         "author_id": rng.integers(0, max(2, n_videos // 2), n_videos)[video],
         "video_type": vtype[video],
         "upload_dt": np.datetime_as_string(upload).astype(object)[video],
