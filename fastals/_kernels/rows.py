@@ -17,6 +17,7 @@ import numpy as np
 from numba import prange
 
 from ._jit import jit
+from .gathered import gathered_axpy, gathered_dots, span
 
 
 @jit()
@@ -50,12 +51,13 @@ def weighted_pass(indices, data, start, w_end, Y, v, out, sign, with_rhs):
     one = out.dtype.type(1)
     zero = out.dtype.type(0)
     k = v.shape[0]
+    s = span(Y)  # factors 0..s-1 of the eight-entry blocks: 512-bit IR (``gathered``)
     idx = start
     while idx + 8 <= w_end:
         i0, i1, i2, i3 = indices[idx], indices[idx + 1], indices[idx + 2], indices[idx + 3]
         i4, i5, i6, i7 = indices[idx + 4], indices[idx + 5], indices[idx + 6], indices[idx + 7]
-        d0 = d1 = d2 = d3 = d4 = d5 = d6 = d7 = zero
-        for j in range(k):
+        d0, d1, d2, d3, d4, d5, d6, d7 = gathered_dots(Y, indices, idx, v)
+        for j in range(s, k):
             vj = v[j]
             d0 += Y[i0, j] * vj
             d1 += Y[i1, j] * vj
@@ -84,7 +86,8 @@ def weighted_pass(indices, data, start, w_end, Y, v, out, sign, with_rhs):
             t5 += max(c5, zero)
             t6 += max(c6, zero)
             t7 += max(c7, zero)
-        for j in range(k):
+        gathered_axpy(Y, indices, idx, (t0, t1, t2, t3, t4, t5, t6, t7), out)
+        for j in range(s, k):
             out[j] += (t0 * Y[i0, j] + t1 * Y[i1, j] + t2 * Y[i2, j] + t3 * Y[i3, j]) + (
                 t4 * Y[i4, j] + t5 * Y[i5, j] + t6 * Y[i6, j] + t7 * Y[i7, j]
             )
