@@ -10,8 +10,8 @@ from fastals._kernels.rows import weighted_pass
 
 
 @numba.njit
-def _span(Y):
-    return span(Y)
+def _span(Y, v, out):
+    return span(Y, v, out)
 
 
 @numba.njit
@@ -34,11 +34,15 @@ def _problem(k, dtype, n_entries=29, seed=0):
     return Y, indices, data, v
 
 
-def test_span_is_whole_chunks_of_float32_only():
+def test_span_is_whole_chunks_of_contiguous_float32_only():
     expected = (lambda k: k // 16 * 16) if tile.WIDE else (lambda k: 0)
     for k in (1, 15, 16, 50, 128):
-        assert _span(np.zeros((3, k), np.float32)) == expected(k)
-    assert _span(np.zeros((3, 128), np.float64)) == 0
+        v = np.zeros(k, np.float32)
+        assert _span(np.zeros((3, k), np.float32), v, v) == expected(k)
+    v64 = np.zeros(128)
+    assert _span(np.zeros((3, 128)), v64, v64) == 0
+    strided = np.zeros(256, np.float32)[::2]  # the IR reads vectors as contiguous: none here
+    assert _span(np.zeros((3, 128), np.float32), strided, np.zeros(128, np.float32)) == 0
 
 
 @pytest.mark.skipif(not tile.WIDE, reason="the IR needs AVX-512 (the loops are tested below)")

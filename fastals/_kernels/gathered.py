@@ -2,10 +2,10 @@
 
 For the entries idx..idx+7 of a row's weighted run (rows i_r = indices[idx + r] of Y)::
 
-    dots8(Y, indices, idx, v)      -> (y_{i_0} . v, ..., y_{i_7} . v)   over j < span(Y)
-    axpy8(Y, indices, idx, t, out) :  out[j] += (sum_r t[r] * Y[i_r, j])  for j < span(Y)
+    dots8(Y, indices, idx, v)      -> (y_{i_0} . v, ..., y_{i_7} . v)   over j < span
+    axpy8(Y, indices, idx, t, out) :  out[j] += (sum_r t[r] * Y[i_r, j])  for j < span
 
-``span(Y)`` is the number of leading factors they cover: k rounded down to a multiple of 16
+``span(Y, v, out)`` is the number of leading factors they cover: k rounded down to a multiple of 16
 for float32 on CPUs with AVX-512, else 0 (the caller's loops do the rest, and everything in
 float64). Per 16 factors a dot costs one 512-bit load and one fused multiply-add per row,
 half the instructions of the 256-bit loops ``rows.weighted_pass`` keeps for the rest. The
@@ -31,26 +31,31 @@ LANES = 16  # float32 lanes of a 512-bit register
 ENTRIES = 8  # rows of Y per call
 
 
-def span(Y):
-    """How many leading factors ``dots8``/``axpy8`` cover for this Y (compiled only)."""
+def span(Y, v, out):
+    """How many leading factors ``gathered_dots``/``gathered_axpy`` cover for these arrays:
+    k // 16 * 16 where they suit the IR, else 0 (compiled only)."""
     raise NotImplementedError("compiled only: call from a Numba function")
 
 
-def _suits(Y):
+def _suits(Y, *vectors):
     return (
         WIDE
         and isinstance(Y, types.Array)
         and Y.ndim == 2
         and Y.layout == "C"
         and Y.dtype == types.float32
+        and all(
+            isinstance(v, types.Array) and v.ndim == 1 and v.layout == "C" and v.dtype == Y.dtype
+            for v in vectors
+        )
     )
 
 
 @overload(span, inline="always")
-def _span(Y):
-    if _suits(Y):
-        return lambda Y: Y.shape[1] // LANES * LANES
-    return lambda Y: 0
+def _span(Y, v, out):
+    if _suits(Y, v, out):
+        return lambda Y, v, out: Y.shape[1] // LANES * LANES
+    return lambda Y, v, out: 0
 
 
 def _check(Y, indices, vectors):
@@ -111,7 +116,7 @@ def _fma(builder, vector):
 
 @intrinsic
 def dots8(typingctx, Y, indices, idx, v):
-    """(Y[indices[idx + r], :s] . v[:s] for r < 8), s = span(Y); no bounds checks."""
+    """(Y[indices[idx + r], :s] . v[:s] for r < 8), s = k // 16 * 16; no bounds checks."""
     _check(Y, indices, [v])
     sig = types.UniTuple(types.float32, ENTRIES)(Y, indices, idx, v)
 
@@ -143,7 +148,7 @@ def dots8(typingctx, Y, indices, idx, v):
 
 @intrinsic
 def axpy8(typingctx, Y, indices, idx, t, out):
-    """out[:s] += sum over r < 8 of t[r] * Y[indices[idx + r], :s], s = span(Y)."""
+    """out[:s] += sum over r < 8 of t[r] * Y[indices[idx + r], :s], s = k // 16 * 16."""
     _check(Y, indices, [out])
     if not (isinstance(t, types.UniTuple) and t.count == ENTRIES):
         raise TypeError(f"t must be a tuple of {ENTRIES} floats, got {t}")
@@ -195,7 +200,7 @@ def gathered_axpy(Y, indices, idx, t, out):
 
 @overload(gathered_dots, inline="always")
 def _gathered_dots(Y, indices, idx, v):
-    if _suits(Y) and isinstance(v, types.Array) and v.layout == "C" and v.dtype == Y.dtype:
+    if _suits(Y, v):
         return lambda Y, indices, idx, v: dots8(Y, indices, idx, v)
     zero = Y.dtype(0)
     return lambda Y, indices, idx, v: (zero, zero, zero, zero, zero, zero, zero, zero)
@@ -203,6 +208,6 @@ def _gathered_dots(Y, indices, idx, v):
 
 @overload(gathered_axpy, inline="always")
 def _gathered_axpy(Y, indices, idx, t, out):
-    if _suits(Y) and isinstance(out, types.Array) and out.layout == "C" and out.dtype == Y.dtype:
+    if _suits(Y, out):
         return lambda Y, indices, idx, t, out: axpy8(Y, indices, idx, t, out)
     return lambda Y, indices, idx, t, out: None

@@ -51,7 +51,7 @@ def weighted_pass(indices, data, start, w_end, Y, v, out, sign, with_rhs):
     one = out.dtype.type(1)
     zero = out.dtype.type(0)
     k = v.shape[0]
-    s = span(Y)  # factors 0..s-1 of the eight-entry blocks: 512-bit IR (``gathered``)
+    s = span(Y, v, out)  # factors 0..s-1 of the eight-entry blocks: 512-bit IR (``gathered``)
     idx = start
     while idx + 8 <= w_end:
         i0, i1, i2, i3 = indices[idx], indices[idx + 1], indices[idx + 2], indices[idx + 3]
