@@ -24,7 +24,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
-from ._ir import element_pointer, load, splat, store
+from ._ir import element_pointer, fma_function, is_c_array, load, splat, store
 from .tile import WIDE
 
 LANES = 16  # float32 lanes of a 512-bit register
@@ -40,14 +40,8 @@ def span(Y, v, out):
 def _suits(Y, *vectors):
     return (
         WIDE
-        and isinstance(Y, types.Array)
-        and Y.ndim == 2
-        and Y.layout == "C"
-        and Y.dtype == types.float32
-        and all(
-            isinstance(v, types.Array) and v.ndim == 1 and v.layout == "C" and v.dtype == Y.dtype
-            for v in vectors
-        )
+        and is_c_array(Y, 2, types.float32)
+        and all(is_c_array(v, 1, types.float32) for v in vectors)
     )
 
 
@@ -59,15 +53,12 @@ def _span(Y, v, out):
 
 
 def _check(Y, indices, vectors):
-    if not _suits(Y):
-        raise TypeError(f"gathered rows need a 2-D C-contiguous float32 Y, got {Y}")
+    if not _suits(Y, *vectors):
+        raise TypeError(
+            f"gathered rows need a 2-D Y and 1-D vectors, C-contiguous float32, got {Y, vectors}"
+        )
     if not (isinstance(indices, types.Array) and indices.ndim == 1):
         raise TypeError(f"indices must be a 1-D array, got {indices}")
-    for v in vectors:
-        if not (isinstance(v, types.Array) and v.ndim == 1 and v.layout == "C"):
-            raise TypeError(f"vectors must be 1-D C-contiguous, got {v}")
-        if v.dtype != types.float32:
-            raise TypeError(f"vectors must be float32, got {v}")
 
 
 def _rows(context, builder, indices_type, indices, idx):
@@ -108,12 +99,6 @@ def _halve_to_scalar(builder, vector):
     return builder.extract_element(vector, cgutils.int32_t(0))
 
 
-def _fma(builder, vector):
-    return cgutils.get_or_insert_function(
-        builder.module, ir.FunctionType(vector, [vector] * 3), f"llvm.fma.v{LANES}f32"
-    )
-
-
 @intrinsic
 def dots8(typingctx, Y, indices, idx, v):
     """(Y[indices[idx + r], :s] . v[:s] for r < 8), s = k // 16 * 16; no bounds checks."""
@@ -126,7 +111,7 @@ def dots8(typingctx, Y, indices, idx, v):
         intp = context.get_value_type(types.intp)
         idx_ = context.cast(builder, idx_, idx_type, types.intp)
         vector = ir.VectorType(ir.FloatType(), LANES)
-        fma = _fma(builder, vector)
+        fma = fma_function(builder, vector)
         rows = _rows(context, builder, indices_type, indices_, idx_)
         acc = [cgutils.alloca_once_value(builder, ir.Constant(vector, None)) for _ in rows]
         one = ir.Constant(intp, 1)
@@ -160,7 +145,7 @@ def axpy8(typingctx, Y, indices, idx, t, out):
         intp = context.get_value_type(types.intp)
         idx_ = context.cast(builder, idx_, idx_type, types.intp)
         vector = ir.VectorType(ir.FloatType(), LANES)
-        fma = _fma(builder, vector)
+        fma = fma_function(builder, vector)
         rows = _rows(context, builder, indices_type, indices_, idx_)
         ts = [
             splat(

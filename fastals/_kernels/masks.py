@@ -21,10 +21,9 @@ pass full blocks only. The arrays are 1-D, C-contiguous, float32 or float64 (bot
 
 from llvmlite import ir
 from numba import types
-from numba.core import cgutils
 from numba.extending import intrinsic
 
-from ._ir import element_pointer, load, splat
+from ._ir import element_pointer, fma_function, is_c_array, load, splat
 
 WIDTH = 64  # bits of a mask: candidates per block
 
@@ -32,13 +31,7 @@ WIDTH = 64  # bits of a mask: candidates per block
 def _check_block_arrays(*arrays):
     dtype = arrays[0].dtype
     for array in arrays:
-        if not (
-            isinstance(array, types.Array)
-            and array.ndim == 1
-            and array.layout == "C"
-            and array.dtype == dtype
-            and dtype in (types.float32, types.float64)
-        ):
+        if not (is_c_array(array, 1, dtype) and dtype in (types.float32, types.float64)):
             raise TypeError(f"masks need 1-D C-contiguous float arrays of one dtype, got {array}")
     return dtype
 
@@ -86,11 +79,7 @@ def mask_above_fma(typingctx, values, factors, base, scale, offset):
         y, _ = _load_block(context, builder, signature.args[1], args[1], args[2])
         s = _splat(context, builder, args[3], signature.args[3], dtype, vector)
         o = _splat(context, builder, args[4], signature.args[4], dtype, vector)
-        bits = 32 if dtype == types.float32 else 64
-        fma = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(vector, [vector] * 3), f"llvm.fma.v{WIDTH}f{bits}"
-        )
-        threshold = builder.call(fma, [y, s, builder.fneg(o)])
+        threshold = builder.call(fma_function(builder, vector), [y, s, builder.fneg(o)])
         return _to_mask(builder, builder.fcmp_unordered(">", x, threshold))
 
     return sig, codegen

@@ -28,7 +28,7 @@ from numba import types
 from numba.core import cgutils, config
 from numba.extending import intrinsic, overload
 
-from ._ir import element_pointer, load, splat, store
+from ._ir import element_pointer, fma_function, is_c_array, load, splat, store
 
 LANES = 16  # float32 lanes of a 512-bit register
 ROWS = 8  # queries of a tile
@@ -58,6 +58,10 @@ def panels(YT):
     return np.ascontiguousarray(blocks).reshape(n_panels * n_factors, COLS)
 
 
+def _suits_tile(*arrays):
+    return all(is_c_array(a, 2, types.float32) for a in arrays)
+
+
 @intrinsic
 def score_tile(typingctx, Q, YP, out, q, j, c):
     """out[j + r, c:c + COLS] = Q[q + r] . YT[:, c:c + COLS], r < ROWS (no bounds checks).
@@ -65,14 +69,8 @@ def score_tile(typingctx, Q, YP, out, q, j, c):
     Q (n_q, f), ``YP = panels(YT)`` and out: 2-D C-contiguous float32; f >= 1; c a
     multiple of COLS.
     """
-    for array in (Q, YP, out):
-        if not (
-            isinstance(array, types.Array)
-            and array.ndim == 2
-            and array.layout == "C"
-            and array.dtype == types.float32
-        ):
-            raise TypeError(f"score_tile needs 2-D C-contiguous float32 arrays, got {array}")
+    if not _suits_tile(Q, YP, out):
+        raise TypeError(f"score_tile needs 2-D C-contiguous float32 arrays, got {Q, YP, out}")
     sig = types.void(Q, YP, out, types.intp, types.intp, types.intp)
 
     def codegen(context, builder, signature, args):
@@ -80,9 +78,7 @@ def score_tile(typingctx, Q, YP, out, q, j, c):
         Q_, YP_, out_, q_, j_, c_ = args
         intp = context.get_value_type(types.intp)
         vector = ir.VectorType(ir.FloatType(), LANES)
-        fma = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(vector, [vector] * 3), f"llvm.fma.v{LANES}f32"
-        )
+        fma = fma_function(builder, vector)
         queries = context.make_array(q_type)(context, builder, Q_)
         n_factors = cgutils.unpack_tuple(builder, queries.shape, 2)[1]
         rows = [builder.add(q_, ir.Constant(intp, r)) for r in range(ROWS)]
@@ -153,11 +149,7 @@ def fma(typingctx, a, b, c):
 
     def codegen(context, builder, signature, args):
         scalar = context.get_value_type(signature.return_type)
-        name = "llvm.fma.f32" if signature.return_type == types.float32 else "llvm.fma.f64"
-        fn = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(scalar, [scalar] * 3), name
-        )
-        return builder.call(fn, list(args))
+        return builder.call(fma_function(builder, scalar), list(args))
 
     return sig, codegen
 
@@ -170,13 +162,6 @@ def score_tiles(Q, YP, q0, q1, c_lo, c_hi, scores):
     empty or the arrays do not suit ``score_tile`` (not float32, or not C-contiguous).
     """
     raise NotImplementedError("compiled only: call from a Numba function")
-
-
-def _suits_tile(*arrays):
-    return all(
-        isinstance(a, types.Array) and a.ndim == 2 and a.layout == "C" and a.dtype == types.float32
-        for a in arrays
-    )
 
 
 @overload(score_tiles, jit_options={"cache": True})
