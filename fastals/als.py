@@ -17,6 +17,7 @@ from ._validation import (
     NotFittedError,
     check_hyperparameters,
     check_ids,
+    check_positive_int,
     check_rows,
     confidences,
     to_csr,
@@ -406,9 +407,12 @@ class AlternatingLeastSquares:
         n_users, n_items = self._require_fitted()
         check_ids(userid, n_users, "userid", "users")
         check_ids(itemid, n_items, "itemid", "items")
+        N = serving.check_n(N, n_items)
         rows = to_csr(user_items, "user_items")
-        if rows.shape[1] != n_items or rows.shape[0] <= userid:
-            hint = " It looks transposed (items x users)." if rows.shape[1] == n_users else ""
+        n_rows, n_cols = rows.shape
+        transposed = (n_rows, n_cols) == (n_items, n_users)
+        if n_cols > n_items or n_rows <= userid or (n_cols < n_items and transposed):
+            hint = " It looks transposed (items x users)." if n_cols == n_users else ""
             raise ValueError(
                 f"user_items must be the users x items matrix (row {userid} is read): expected "
                 f"{n_items} columns and more than {userid} rows, got shape {rows.shape}.{hint}"
@@ -423,7 +427,7 @@ class AlternatingLeastSquares:
             if cholesky_factor(A) != 0:
                 raise ValueError(f"A_u of user {userid} is not positive definite")
             user_weights = np.tril(A)
-        L = _as_lower_factor(user_weights)
+        L = _as_lower_factor(user_weights, self.factors)
         weighted = Y[itemid].copy()
         cholesky_substitute(L, weighted)
         keep = conf >= 0
@@ -431,6 +435,59 @@ class AlternatingLeastSquares:
         order = np.lexsort((liked, contributions))[::-1][:N]
         top = [(int(liked[j]), float(contributions[j])) for j in order]
         return float(contributions.sum()), top, user_weights
+
+    def rank_items(self, userid, user_items, selected_items, recalculate_user=False):
+        """Deprecated in implicit (use ``recommend(..., items=selected_items)``); kept for
+        older scripts with implicit 0.7.3's semantics: the top 10 of ``selected_items``,
+        liked items not filtered."""
+        warnings.warn(
+            "rank_items is deprecated. Use recommend with the 'items' parameter instead",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.recommend(
+            userid,
+            user_items,
+            recalculate_user=recalculate_user,
+            items=selected_items,
+            filter_already_liked_items=False,
+        )
+
+    def recommend_all(
+        self,
+        user_items,
+        N=10,
+        recalculate_user=False,
+        filter_already_liked_items=True,
+        filter_items=None,
+        users_items_offset=0,
+    ):
+        """Deprecated in implicit (use ``recommend`` with an array of user ids); kept for older
+        scripts. Row r of ``user_items`` is user ``users_items_offset + r``; returns the ids
+        only, (n_rows, N). (implicit 0.7.3 pads ``user_items`` with ``users_items_offset``
+        empty rows, which its own ``recommend`` then refuses: an offset works here.)"""
+        warnings.warn(
+            "recommend_all is deprecated. Use recommend with an array of userids instead",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        offset = check_positive_int("users_items_offset", users_items_offset, minimum=0)
+        n_rows = user_items.shape[0] if hasattr(user_items, "shape") else None
+        if n_rows is None or len(user_items.shape) != 2:
+            raise TypeError("user_items must be a users x items CSR matrix")
+        ids, _ = self.recommend(
+            np.arange(offset, offset + n_rows),
+            user_items,
+            N=N,
+            filter_already_liked_items=filter_already_liked_items,
+            filter_items=filter_items,
+            recalculate_user=recalculate_user,
+        )
+        return ids
+
+    def to_gpu(self):
+        """Not available: fastals has no GPU build."""
+        raise ValueError("to_gpu() is not supported: fastals has no GPU build (CPU only)")
 
     def predict(self, userids, itemids):
         """Scores x_u . y_i for the given (user, item) pairs, broadcast like NumPy arrays."""
@@ -490,11 +547,38 @@ class AlternatingLeastSquares:
         return self._item_norms
 
 
-def _as_lower_factor(user_weights):
+def _as_lower_factor(user_weights, factors):
+    """``explain``'s ``user_weights`` as a checked lower Cholesky factor, float64 (k, k)."""
     if isinstance(user_weights, tuple):  # scipy.linalg.cho_factor's (c, lower)
+        if len(user_weights) != 2:
+            raise ValueError("user_weights as a tuple must be scipy's cho_factor (c, lower)")
         c, lower = user_weights
-        return np.ascontiguousarray(np.tril(c) if lower else np.triu(c).T, dtype=np.float64)
-    return np.ascontiguousarray(user_weights, dtype=np.float64)
+        c = _weights_array(c, factors)
+        L = np.tril(c) if lower else np.triu(c).T
+    else:
+        L = np.tril(_weights_array(user_weights, factors))
+    diagonal = np.diagonal(L)
+    if not np.all(diagonal > 0):
+        raise ValueError(
+            "user_weights is not a Cholesky factor: its diagonal must be positive "
+            "(pass back the user_weights explain returned, or None)"
+        )
+    return np.ascontiguousarray(L)
+
+
+def _weights_array(weights, factors):
+    W = np.asarray(weights)
+    if W.dtype.kind not in "biuf":
+        raise TypeError(f"user_weights must be a real array, got dtype {W.dtype}")
+    if W.shape != (factors, factors):
+        raise ValueError(
+            f"user_weights must have shape (factors, factors) = ({factors}, {factors}), "
+            f"got {W.shape}"
+        )
+    W = W.astype(np.float64)
+    if not np.isfinite(W).all():
+        raise ValueError("user_weights contains NaN or infinite values")
+    return W
 
 
 def _every_row(ids, count):

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
+
+from ._validation import csr_from_arrays
 
 TRAIN_KEYS = ("train_indptr", "train_indices", "train_data", "train_shape")
 
@@ -102,12 +103,29 @@ def load_model_file(path):
         raise CommandError(str(exc)) from exc
     if "user_ids" not in extra or "item_ids" not in extra:
         raise CommandError(f"{path}: has no id maps (save it with `fastals fit`)")
+    if model.user_factors is None or model.item_factors is None:
+        raise CommandError(f"{path}: the model has no factors (it was saved before fit)")
+    n_users, n_items = len(model.user_factors), len(model.item_factors)
+    for key, count in (("user_ids", n_users), ("item_ids", n_items)):
+        if extra[key].ndim != 1 or len(extra[key]) != count:
+            raise CommandError(f"{path}: {key} has shape {extra[key].shape}, expected ({count},)")
     train = None
     if all(k in extra for k in TRAIN_KEYS):
-        train = sp.csr_matrix(
-            (extra["train_data"], extra["train_indices"], extra["train_indptr"]),
-            shape=tuple(extra["train_shape"]),
-        )
+        try:
+            train = csr_from_arrays(
+                extra["train_data"],
+                extra["train_indices"],
+                extra["train_indptr"],
+                extra["train_shape"],
+                f"{path}: training matrix",
+            )
+        except (TypeError, ValueError) as exc:
+            raise CommandError(str(exc)) from exc
+        if train.shape != (n_users, n_items):
+            raise CommandError(
+                f"{path}: training matrix has shape {train.shape} but the model has "
+                f"{n_users} users x {n_items} items"
+            )
     return model, IdMap(extra["user_ids"]), IdMap(extra["item_ids"]), train
 
 

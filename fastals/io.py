@@ -14,13 +14,21 @@ move both ways between fastals and implicit: ``implicit...AlternatingLeastSquare
 reads a fastals file and ``load_model`` reads an implicit one.
 """
 
+import errno
 import numbers
 import os
+import re
 import secrets
 import stat
+import time
 import zipfile
 import zlib
 from typing import BinaryIO, TypeVar
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
 
 import numpy as np
 
@@ -145,9 +153,12 @@ def extra_arrays(extra, model_keys):
 
 def load_extra(path_or_file: PathOrFile, keys) -> dict:
     """The arrays named ``keys`` in a file saved with ``save_model(..., extra=...)``."""
-    source = path_or_file if hasattr(path_or_file, "read") else npz_path(path_or_file)
-    with np.load(source, allow_pickle=False) as data:
-        return {key: data[key] for key in keys if key in data.files}
+    source = _resolve_load_path(path_or_file)
+    name = _source_name(source)
+    if hasattr(source, "read"):
+        return _read_npz(source, name, keys)
+    with _open_regular(source, name) as file:
+        return _read_npz(file, name, keys)
 
 
 def _storable_seed(random_state):
@@ -186,22 +197,70 @@ def npz_path(path):
 
 
 def _write_atomically(path, arrays):
-    """``np.savez`` ``arrays`` into a temporary file next to ``path``, then rename it over."""
+    """``np.savez`` ``arrays`` into a temporary file next to ``path``, then rename it over.
+
+    The temporary file is locked (``flock``) while it is written and renamed, so that a save
+    killed midway (kill -9, power loss) leaves an unlocked ``.<name>.<hex>.tmp`` that the next
+    save of the same target removes (``_remove_stale_temporaries``); a live save's file is
+    locked and left alone. Without ``fcntl`` (Windows) nothing is swept.
+    """
     target = os.path.realpath(path) if os.path.islink(path) else path
     directory, name = os.path.split(os.path.abspath(target))
+    _remove_stale_temporaries(directory, name)
     tmp = os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
     # 0o666 through os.open: the umask applies, as for a file np.savez creates
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as file:
+            if fcntl is not None:
+                fcntl.flock(file.fileno(), fcntl.LOCK_EX)
             np.savez(file, **arrays)
             file.flush()
             os.fsync(file.fileno())
-        _copy_mode(target, tmp)
-        os.replace(tmp, target)
+            _copy_mode(target, tmp)
+            if fcntl is not None:  # renamed while locked; Windows cannot rename an open file
+                os.replace(tmp, target)
+        if fcntl is None:
+            os.replace(tmp, target)
     except BaseException:
         _remove_quietly(tmp)
         raise
+
+
+STALE_AGE_S = 60  # younger temporaries are never swept: their writer may not hold its lock yet
+
+
+def _remove_stale_temporaries(directory, name):
+    """Remove ``.<name>.<12 hex>.tmp`` files in ``directory`` left by killed saves: those
+    older than STALE_AGE_S whose lock can be taken (their writer is gone)."""
+    if fcntl is None:
+        return
+    pattern = re.compile(rf"\.{re.escape(name)}\.[0-9a-f]{{12}}\.tmp")
+    try:
+        entries = [e for e in os.scandir(directory) if pattern.fullmatch(e.name)]
+    except OSError:
+        return
+    now = time.time()
+    for entry in entries:
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if not stat.S_ISREG(info.st_mode) or now - info.st_mtime < STALE_AGE_S:
+                continue
+            fd = os.open(entry.path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # a live save holds it
+            os.close(fd)
+            continue
+        try:
+            if os.path.samestat(os.fstat(fd), os.stat(entry.path, follow_symlinks=False)):
+                os.remove(entry.path)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
 
 def _copy_mode(existing, tmp):
@@ -256,7 +315,7 @@ def load_model(cls: type[Model], path_or_file: PathOrFile) -> Model:
         values = _read_npz(source, name)
     else:
         # opened here, not by np.load: np.load leaks its handle when the zip is unreadable
-        with open(source, "rb") as file:
+        with _open_regular(source, name) as file:
             values = _read_npz(file, name)
     missing = [key for key in REQUIRED_KEYS if key not in values]
     if missing:
@@ -288,19 +347,43 @@ def _resolve_load_path(path_or_file):
     for candidate in candidates:
         if os.path.exists(candidate):
             return candidate
-    error = FileNotFoundError(f"no model file at {' or '.join(repr(c) for c in candidates)}")
-    error.filename = candidates[0]
-    raise error
+    where = " or ".join(repr(c) for c in candidates)
+    raise FileNotFoundError(errno.ENOENT, f"no model file at {where}", candidates[0])
 
 
-def _read_npz(file, name):
-    """Every member of the npz in the binary ``file`` as a dict of arrays, read without pickle."""
+def _open_regular(path, name):
+    """``path`` opened for binary reading; ValueError unless it is a regular file.
+
+    Opened without blocking, then checked on the open descriptor: a FIFO (which would block
+    forever), a directory or a device is refused, also one swapped in after a check by name.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except IsADirectoryError:
+        raise ValueError(f"{name} is a directory, not a model file") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO, socket or device"
+            raise ValueError(f"{name} is {kind}, not a regular file: not read as a model")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _read_npz(file, name, keys=None):
+    """The members of the npz in the binary ``file`` (all, or those of ``keys`` it has) as a
+    dict of arrays, read without pickle."""
     try:
         data = np.load(file, allow_pickle=False)
         if not isinstance(data, np.lib.npyio.NpzFile):
             raise ValueError("it holds a single .npy array, not an npz archive")
         with data:
-            return {key: _read_member(data, key, name) for key in data.files}
+            wanted = data.files if keys is None else [k for k in keys if k in data.files]
+            return {key: _read_member(data, key, name) for key in wanted}
     except _PickledArray as exc:
         raise ValueError(str(exc)) from None
     except _UNREADABLE as exc:

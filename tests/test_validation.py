@@ -31,8 +31,11 @@ def fitted(m, **kwargs):
         ({"factors": -3}, ValueError, "factors must be >= 1"),
         ({"factors": 2.5}, TypeError, "factors must be an integer"),
         ({"factors": True}, TypeError, "factors must be an integer"),
-        ({"iterations": 0}, ValueError, "iterations must be >= 1"),
-        ({"iterations": -1}, ValueError, "iterations must be >= 1"),
+        ({"iterations": -1}, ValueError, "iterations must be >= 0"),
+        ({"iterations": 1.5}, TypeError, "iterations must be an integer"),
+        ({"random_state": -1}, ValueError, "random_state must be >= 0"),
+        ({"random_state": "seed"}, TypeError, "random_state must be"),
+        ({"random_state": 0.5}, TypeError, "random_state must be"),
         ({"cg_steps": 0}, ValueError, "cg_steps must be >= 1"),
         ({"regularization": -0.1}, ValueError, "regularization must be >= 0"),
         ({"regularization": float("nan")}, ValueError, "regularization must be finite"),
@@ -52,8 +55,8 @@ def test_bad_parameters(kwargs, error, message):
 
 def test_parameters_are_checked_again_at_fit():
     mod = model()
-    mod.iterations = 0
-    with pytest.raises(ValueError, match="iterations must be >= 1"):
+    mod.iterations = -1
+    with pytest.raises(ValueError, match="iterations must be >= 0"):
         mod.fit(matrix(), show_progress=False)
 
 
