@@ -429,7 +429,7 @@ def test_pickled_object_array_is_refused_without_unpickling(tmp_path, key):
         ("item_factors", np.zeros((30, 4), np.int64), "must be a float array"),
         ("factors", np.array([4]), "'factors' must be a scalar"),
         ("dtype", np.array("float16"), "invalid hyper-parameter.*float16"),
-        ("iterations", np.array(0), "invalid hyper-parameter.*iterations"),
+        ("iterations", np.array(-1), "invalid hyper-parameter.*iterations"),
     ],
 )
 def test_bad_values_are_refused(tmp_path, key, value, match):
