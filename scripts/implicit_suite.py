@@ -99,8 +99,6 @@ def obtain_sdist(path: Path | None = None) -> Path:
     ``ValueError`` when a file's sha256 is not the pinned one (never silently accepted).
     """
     if path is not None:
-        if not path.is_file():
-            raise SdistUnavailable(f"{path}: no such file")
         if sha256(path) != SDIST_SHA256:
             raise ValueError(f"{path}: sha256 is not {SDIST_SHA256}")
         return path
@@ -170,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sdist", type=Path, help=f"a local {SDIST_NAME} (no download)")
     parser.add_argument("--keep", type=Path, help="write the test files here and keep them")
     args, pytest_args = parser.parse_known_args(argv)
+    if args.sdist is not None and not args.sdist.is_file():
+        parser.error(f"--sdist {args.sdist}: no such file")
     try:
         sdist = obtain_sdist(args.sdist)
     except SdistUnavailable as exc:

@@ -40,8 +40,8 @@ def test_implicit_als_suite_passes():
         text=True,
         timeout=600,
     )
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, f"implicit's als_test.py failed against fastals:\n{output}"
+    output, returncode = done.stdout + done.stderr, done.returncode
+    assert returncode == 0, f"implicit's als_test.py failed against fastals:\n{output}"
     summary = output.strip().splitlines()[-1]
     passed = re.search(r"(\d+) passed", summary)
     assert passed and int(passed.group(1)) > 0, f"no passed tests reported:\n{output}"
