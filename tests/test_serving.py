@@ -437,15 +437,8 @@ def test_same_class():
 def test_transposed_user_items(model_and_data):
     model, ui = model_and_data
     transposed = ui.T.tocsr()  # (n_items, n_users): the seed notebook's mistake
-    row = transposed[:1]  # (1, n_users)
     calls = [
-        lambda: model.recommend(0, row, N=5),
-        lambda: model.recommend(
-            0, row, N=5, filter_already_liked_items=False, recalculate_user=True
-        ),
         lambda: model.recommend(np.arange(N_ITEMS), transposed, N=5),
-        lambda: model.recalculate_user(0, row),
-        lambda: model.partial_fit_users([0], row),
         lambda: model.explain(0, transposed, 3),
     ]
     for call in calls:
@@ -456,25 +449,39 @@ def test_transposed_user_items(model_and_data):
         assert str(N_ITEMS) in message, message
 
 
+def test_narrower_rows_are_rows_with_empty_new_columns(model_and_data):
+    """As implicit: rows from before ``partial_fit_items`` grew the model (fewer columns)
+    are accepted, the missing columns empty; a single row cannot be told from a transposed
+    one by its width, so only whole transposed matrices are refused."""
+    model, ui = model_and_data
+    narrow = ui[:3, :13]
+    padded = sp.csr_matrix((narrow.data, narrow.indices, narrow.indptr), shape=(3, N_ITEMS))
+    for kwargs in ({}, {"recalculate_user": True}, {"filter_items": [1, 2]}):
+        got = model.recommend([0, 1, 2], narrow, N=5, **kwargs)
+        expected = model.recommend([0, 1, 2], padded, N=5, **kwargs)
+        assert np.array_equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])
+    assert np.array_equal(
+        model.recalculate_user(0, narrow[:1]), model.recalculate_user(0, padded[:1])
+    )
+    assert model.explain(0, narrow, 3)[:2] == model.explain(0, padded, 3)[:2]
+
+
 def test_wrong_number_of_columns(model_and_data):
     model, ui = model_and_data
-    narrow = sp.csr_matrix((1, 13), dtype=np.float32)
     wide = sp.csr_matrix((3, N_ITEMS + 1), dtype=np.float32)
     for call in (
-        lambda: model.recommend(0, narrow, N=5),
         lambda: model.recommend([0, 1, 2], wide, N=5),
-        lambda: model.recalculate_user(0, narrow),
-        lambda: model.explain(0, sp.csr_matrix((N_USERS, 13), dtype=np.float32), 3),
+        lambda: model.recalculate_user(0, wide[:1]),
+        lambda: model.explain(0, sp.csr_matrix((N_USERS, N_ITEMS + 1), dtype=np.float32), 3),
     ):
         with pytest.raises(ValueError, match=str(N_ITEMS)):
             call()
-    # item_users must have one column per user
+    # item_users: at most one column per user
+    wide_items = sp.csr_matrix((1, N_USERS + 1), dtype=np.float32)
     for call in (
-        lambda: model.recalculate_item(0, sp.csr_matrix((1, 13), dtype=np.float32)),
-        lambda: model.partial_fit_items([0], sp.csr_matrix((1, 13), dtype=np.float32)),
-        lambda: model.similar_items(
-            0, recalculate_item=True, item_users=sp.csr_matrix((1, 13), dtype=np.float32)
-        ),
+        lambda: model.recalculate_item(0, wide_items),
+        lambda: model.partial_fit_items([0], wide_items),
+        lambda: model.similar_items(0, recalculate_item=True, item_users=wide_items),
     ):
         with pytest.raises(ValueError, match=str(N_USERS)):
             call()
