@@ -1,37 +1,165 @@
-"""Scoped thread settings: Numba's thread count for our kernels, BLAS held to one thread."""
+"""Threads for the kernels: a pool of Python threads running serial, nogil Numba kernels.
 
+Every parallel kernel is a serial ``@jit`` function over a range of independent tasks (rows,
+row blocks, query blocks) that releases the GIL; ``parallel_for`` hands out the ranges to
+``num_threads`` threads, each taking the next range as soon as it finishes one. Why not
+Numba's ``prange``:
+
+- **Same answers from a cold or a warm cache.** Numba compiles a ``prange`` body as a
+  separate library, loads it, then links a copy into the caller that LLVM optimises again.
+  In the process that compiled it the caller runs the first copy; a process that loads the
+  caller from the cache runs the second, and with reassociation allowed the two round
+  differently (CG factors 1e-3 apart after 15 iterations, other top-10 ids). A serial kernel
+  whose callees are inlined (``_jit``) is one library: the code that runs is the code cached.
+- **A busy core does not stall the rest.** ``prange`` splits the work into one static part
+  per thread and waits at a barrier for the slowest; here a thread that is descheduled
+  simply takes fewer ranges.
+
+Results never depend on the thread count or the order ranges run in: each task writes only
+its own outputs. BLAS is held to one thread meanwhile (threadpoolctl).
+"""
+
+import os
+import queue
+import threading
+import time
 from contextlib import contextmanager, nullcontext
 
-import numba
 from threadpoolctl import threadpool_limits
 
-# Below this many multiply-adds a call runs on one thread: a parallel region's start and
-# barrier cost more than the work, and on a machine where another process holds a core the
-# barrier waits for a descheduled thread (measured: a tiny fit 0.6 ms -> 75 ms per iteration).
+# Below this many multiply-adds a call runs on one thread: handing out ranges costs more
+# than the work.
 SERIAL_WORK = 2_000_000
+RANGES_PER_THREAD = 8  # ranges per thread and call: small enough to even out a slow thread
+SPIN_S = 0.002  # a pool thread polls this long for its next job before it blocks
+
+
+def max_threads() -> int:
+    """Threads ``num_threads=0`` means: ``NUMBA_NUM_THREADS`` if set, else the usable CPUs."""
+    configured = os.environ.get("NUMBA_NUM_THREADS")
+    if configured and configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
 
 
 def resolve_num_threads(num_threads: int, work: int | None = None) -> int:
-    """0 means every core Numba may use; more than that is capped at that; small work -> 1."""
+    """0 means every usable core; more than that is capped at that; small work -> 1."""
     if work is not None and work < SERIAL_WORK:
         return 1
-    limit = numba.config.NUMBA_NUM_THREADS
+    limit = max_threads()
     return limit if num_threads == 0 else min(num_threads, limit)
+
+
+_scope = threading.local()
+_pool_lock = threading.Lock()
+
+
+def current_threads() -> int:
+    """Threads ``parallel_for`` uses here: the innermost ``thread_scope``'s, else 1."""
+    return getattr(_scope, "threads", 1)
 
 
 @contextmanager
 def thread_scope(num_threads: int, limit_blas: bool = True, work: int | None = None):
-    """Run the enclosed kernels on ``num_threads`` Numba threads, BLAS limited to 1 thread.
+    """Run the enclosed ``parallel_for`` calls on ``num_threads`` threads, BLAS on 1 thread.
 
-    The caller's Numba thread count is restored on exit, even after an exception.
     ``limit_blas=False`` skips threadpoolctl (about a millisecond) for short serving calls
     that never reach BLAS. ``work`` (multiply-adds) below SERIAL_WORK runs on one thread;
-    results do not depend on the thread count, so this changes only the speed.
+    results do not depend on the thread count, so this changes only the speed. Scopes nest
+    and are per calling thread; the previous setting is restored on exit.
     """
-    previous = numba.get_num_threads()
+    previous = current_threads()
     with threadpool_limits(limits=1, user_api="blas") if limit_blas else nullcontext():
-        numba.set_num_threads(resolve_num_threads(num_threads, work))
+        _scope.threads = resolve_num_threads(num_threads, work)
         try:
             yield
         finally:
-            numba.set_num_threads(previous)
+            _scope.threads = previous
+
+
+class _Worker(threading.Thread):
+    """A pool thread: runs the jobs put in its queue. After a job it polls for the next one
+    for SPIN_S before it blocks: ``parallel_for`` calls come in quick succession (several
+    per half-sweep), and a thread that stays runnable keeps its core, where one that sleeps
+    may be woken on its caller's core and wait for the scheduler to move it."""
+
+    def __init__(self):
+        super().__init__(name="fastals-worker", daemon=True)
+        self.jobs = queue.SimpleQueue()
+
+    def run(self):
+        while True:
+            self._next()()
+
+    def _next(self):
+        deadline = time.perf_counter() + SPIN_S
+        while time.perf_counter() < deadline:
+            try:
+                return self.jobs.get_nowait()
+            except queue.Empty:
+                time.sleep(0)  # yields the GIL and the core
+        return self.jobs.get()
+
+
+_workers: list[_Worker] = []
+
+
+def _pool(n: int) -> list[_Worker]:
+    """At least ``n`` started pool threads."""
+    with _pool_lock:
+        while len(_workers) < n:
+            worker = _Worker()
+            worker.start()
+            _workers.append(worker)
+        return _workers[:n]
+
+
+def parallel_for(kernel, n_tasks: int, *args, grain: int = 1, threads: int | None = None):
+    """``kernel(start, stop, *args)`` over ranges covering tasks 0..n_tasks-1, in parallel.
+
+    ``kernel`` is a nogil Numba function whose tasks are independent (each writes only its
+    own outputs). Ranges hold at least ``grain`` tasks; the calling thread works too, and
+    the call returns when every range is done (the first exception is raised then).
+    """
+    threads = current_threads() if threads is None else threads
+    threads = min(threads, -(-n_tasks // max(1, grain)))
+    if threads <= 1:
+        if n_tasks > 0:
+            kernel(0, n_tasks, *args)
+        return
+    size = max(grain, -(-n_tasks // (threads * RANGES_PER_THREAD)))
+    starts = iter(range(0, n_tasks, size))
+    lock = threading.Lock()
+    errors = []
+    helpers = threads - 1
+    done = threading.Semaphore(0)
+
+    def work():
+        while not errors:
+            with lock:
+                start = next(starts, None)
+            if start is None:
+                return
+            try:
+                kernel(start, min(n_tasks, start + size), *args)
+            except BaseException as exc:
+                errors.append(exc)  # the other threads stop taking ranges
+                return
+
+    def job():
+        try:
+            work()
+        finally:
+            done.release()
+
+    for worker in _pool(helpers):
+        worker.jobs.put(job)
+    try:
+        work()
+    finally:
+        for _ in range(helpers):  # every range is finished before the arrays are freed
+            done.acquire()
+    if errors:
+        raise errors[0]

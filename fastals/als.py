@@ -9,7 +9,6 @@ from tqdm.auto import tqdm
 
 from . import recommend as serving
 from . import solvers
-from ._kernels.gram import gram
 from ._kernels.linalg import cholesky_factor, cholesky_substitute
 from ._threads import thread_scope
 from ._validation import (
@@ -516,7 +515,7 @@ class AlternatingLeastSquares:
 
     def _gram(self, factors):
         with thread_scope(self.num_threads):
-            return gram(np.ascontiguousarray(factors))
+            return solvers.gram(factors)
 
     @property
     def YtY(self):

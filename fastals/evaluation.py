@@ -43,7 +43,7 @@ import scipy.sparse as sp
 from tqdm.auto import tqdm
 
 from ._kernels import metrics as _m
-from ._threads import thread_scope
+from ._threads import parallel_for, thread_scope
 from ._validation import check_num_threads, check_positive_int
 
 BATCH_SIZE = 1000  # users per recommend call, as implicit's ranking_metrics_at_k
@@ -228,7 +228,9 @@ def _user_stats(ids, rows, truth, num_threads):
     ideal = np.cumsum(gains)
     out = np.empty((ids.shape[0], _m.N_STATS), dtype=np.float64)
     with thread_scope(num_threads, limit_blas=False):
-        _m.user_metrics(
+        parallel_for(
+            _m.user_metrics,
+            ids.shape[0],
             np.ascontiguousarray(ids, dtype=np.int64),
             rows,
             truth.indptr,

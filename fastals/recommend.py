@@ -6,10 +6,10 @@ for every query in parallel (candidate factors scored in chunks, per-query memor
 
 import numpy as np
 
-from ._kernels.pairs import topk_pairs
+from ._kernels import pairs
 from ._kernels.tile import panels
-from ._kernels.topk import topk
-from ._threads import thread_scope
+from ._kernels.topk import query_block, topk
+from ._threads import parallel_for, thread_scope
 
 TRANSPOSE_MIN_QUERIES = 32  # below this, score by dot products instead of copying Y^T
 NO_ROWS = np.empty(0, np.int64)
@@ -44,8 +44,12 @@ def top_k(
         item_pos = NO_ROWS
     filter_pos = NO_ROWS if filter_pos is None else np.asarray(filter_pos, dtype=np.int64)
     norms, ids, scores = _kernel_arrays(norms, n_q, N, dtype)
+    block = query_block(n_c, scores.itemsize)
     with thread_scope(num_threads, limit_blas=False, work=n_q * n_c * Q.shape[1]):
-        topk(Q, Y, YT, YP, N, norms, liked_indptr, liked_indices, item_pos, filter_pos, ids, scores)
+        parallel_for(
+            topk, -(-n_q // block), block, Q, Y, YT, YP, N, norms, liked_indptr, liked_indices,
+            item_pos, filter_pos, ids, scores,
+        )  # fmt: skip
     return ids, scores
 
 
@@ -60,10 +64,42 @@ def top_k_pairs(factors, N, *, norms=None, num_threads=0):
     norms, ids, scores = _kernel_arrays(norms, n, N, Y.dtype)
     if norms.size and not np.all(norms > 0):
         raise ValueError("norms must be positive (the model stores 1e-10 for zero vectors)")
+    if N == 0:
+        return ids, scores
     YT = np.ascontiguousarray(Y.T)
     with thread_scope(num_threads, limit_blas=False, work=n * n * Y.shape[1] // 2):
-        topk_pairs(Y, YT, panels(YT), N, norms, ids, scores)
+        _pairs_strips(Y, YT, panels(YT), N, norms, ids, scores)
     return ids, scores
+
+
+def _pairs_strips(Y, YT, YP, k, norms, ids, scores):
+    """``_kernels.pairs``' strips in order, each scored and offered in parallel."""
+    n = Y.shape[0]
+    dtype = scores.dtype
+    if norms.shape[0] == 0:
+        norms = np.ones(n, dtype)  # d / 1 == d exactly
+    sizes = np.zeros(n, np.int64)
+    floors = np.full(n, np.nan, dtype)  # lowered heap minimum of each full heap
+    bounds = np.full(n, np.nan, dtype)  # the first strip's k-th best per column
+    lows = np.full(n, np.nan, dtype)  # bounds, lowered
+    warmup = pairs.PAIRS_STRIP
+    if k <= pairs.WARMUP_MAX_K:
+        warmup = max(
+            pairs.PAIRS_STRIP, min(pairs.PAIRS_WARMUP, pairs.WARMUP_BYTES // (n * dtype.itemsize))
+        )
+    strip = np.empty((min(n, warmup), n), dtype)
+    r0 = 0
+    while r0 < n:
+        first = r0 == 0
+        r1 = min(n, r0 + (warmup if first else pairs.PAIRS_STRIP))
+        n_chunks = -(-(n - r0) // pairs.PAIRS_CHUNK)
+        parallel_for(
+            pairs.strip_columns, n_chunks, r0, r1, first, Y, YT, YP, k, norms, strip, lows,
+            bounds, floors, sizes, ids, scores,
+        )  # fmt: skip
+        parallel_for(pairs.strip_rows, r1 - r0, r0, strip, norms, k, sizes, ids, scores, grain=8)
+        r0 = r1
+    parallel_for(pairs.sort_rows, n, sizes, ids, scores, grain=64)
 
 
 def _padded(factors):

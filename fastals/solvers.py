@@ -6,16 +6,20 @@ import scipy.sparse as sp
 from . import reference
 from ._kernels.cg import cg_sweep
 from ._kernels.cholesky import cholesky_sweep
-from ._kernels.gram import gram
+from ._kernels.gram import gram_blocks, sum_blocks
 from ._kernels.layout import confidence_stats, extract_weighted, transpose_partitioned
 from ._kernels.linalg import cholesky_factor
 from ._kernels.loss import loss_rows
 from ._kernels.rows import unit_sums
 from ._kernels.woodbury import solve_columns
+from ._threads import parallel_for
 
 NO_LOSS = np.empty(0, np.float64)
 NO_COLUMNS = np.empty((0, 0), np.float64)
 L2_BUDGET = 1 << 20  # bytes of Y gathered per block by rows.unit_sums (half a 2 MiB L2)
+UNIT_SUMS_GRAIN = 64  # rows per range at least: each range walks every block of Y
+ROW_GRAIN = 16  # rows per range at least (they share scratch memory)
+GRAM_MAX_BLOCKS = 64  # fixed, so the summation order never depends on the thread count
 
 
 class SweepMatrix:
@@ -68,6 +72,21 @@ class SweepMatrix:
         return SweepMatrix(parts=parts, shape=self.shape[::-1])
 
 
+def gram(Y):
+    """Y^T Y, shape (k, k), in Y's dtype, for ``Y`` of shape (n, k), exactly symmetric.
+
+    Rows are cut into at most GRAM_MAX_BLOCKS blocks (a number that depends on n only);
+    the blocks' Gram matrices are computed in parallel and summed in block order.
+    """
+    Y = np.ascontiguousarray(Y)
+    n, k = Y.shape
+    n_blocks = max(1, min(GRAM_MAX_BLOCKS, (n + 255) // 256))
+    size = -(-n // n_blocks)
+    partial = np.empty((n_blocks, k, k), Y.dtype)
+    parallel_for(gram_blocks, n_blocks, Y, size, partial)
+    return sum_blocks(partial)
+
+
 def rounded_regularization(regularization, solver, dtype):
     """lambda as implicit rounds it.
 
@@ -111,12 +130,18 @@ def half_sweep(
         unit_counts = np.empty(n_rows, np.float64)
         u_indices, u_data, u_start, u_end = M.unit_run
         block_rows = max(256, L2_BUDGET // (k * X.dtype.itemsize))
-        unit_sums(u_indices, u_data, u_start, u_end, Y, block_rows, unit_b, unit_counts)
-        cg_sweep(M.indptr, unit_b, unit_counts, M.weighted_run, X, Y, A0, cg_steps, loss)
+        parallel_for(
+            unit_sums, n_rows, u_indices, u_data, u_start, u_end, Y, block_rows, unit_b,
+            unit_counts, grain=UNIT_SUMS_GRAIN,
+        )  # fmt: skip
+        parallel_for(
+            cg_sweep, n_rows, M.indptr, unit_b, unit_counts, M.weighted_run, X, Y, A0,
+            cg_steps, loss, grain=ROW_GRAIN,
+        )  # fmt: skip
     else:
         status = np.zeros(X.shape[0], dtype=np.int32)
         Z, max_rank = low_rank_columns(M, Y, A0)
-        cholesky_sweep(*args, Z, max_rank, status, loss)
+        parallel_for(cholesky_sweep, X.shape[0], *args, Z, max_rank, status, loss, grain=ROW_GRAIN)
         failed = np.flatnonzero(status)
         if failed.size:
             row = int(failed[0])
@@ -148,7 +173,7 @@ def low_rank_columns(M, Y, A0):
     if cholesky_factor(L) != 0:
         return NO_COLUMNS, max_rank
     Z = np.empty(Y.shape, np.float64)
-    solve_columns(L, Y, Z)
+    parallel_for(solve_columns, Y.shape[0], L, Y, Z, grain=16)
     return Z, max_rank
 
 
@@ -158,7 +183,9 @@ def _sq_norm(F):
 
 def _unregularised_loss(M, X, Y):
     csr = M.csr
-    return float(loss_rows(csr.indptr, csr.indices, csr.data, X, Y, gram(Y)).sum())
+    out = np.empty(X.shape[0], np.float64)
+    parallel_for(loss_rows, X.shape[0], csr.indptr, csr.indices, csr.data, X, Y, gram(Y), out)
+    return float(out.sum())
 
 
 def training_loss(Cui, X, Y, regularization):

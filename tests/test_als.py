@@ -2,7 +2,6 @@
 
 import pickle
 
-import numba
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -58,12 +57,14 @@ def test_same_seed_same_factors_other_seed_other_factors():
 
 @pytest.mark.parametrize("use_cg", [True, False])
 def test_thread_count_gives_identical_factors_and_is_restored(use_cg):
+    from fastals._threads import current_threads
+
     m = small_matrix(shape=(300, 200))
-    before = numba.get_num_threads()
+    before = current_threads()
     one = fit(m, num_threads=1, use_cg=use_cg, calculate_training_loss=True)
-    assert numba.get_num_threads() == before
+    assert current_threads() == before
     two = fit(m, num_threads=2, use_cg=use_cg, calculate_training_loss=True)
-    assert numba.get_num_threads() == before
+    assert current_threads() == before
     assert np.array_equal(one.user_factors, two.user_factors)
     assert np.array_equal(one.item_factors, two.item_factors)
     assert one.loss_history == two.loss_history
@@ -188,16 +189,12 @@ def test_small_work_runs_on_one_thread_with_the_same_results(monkeypatch):
     m = small_matrix(shape=(300, 200))
     parallel = fit(m, calculate_training_loss=True)
     monkeypatch.setattr(threads, "SERIAL_WORK", 10**12)
-    seen = []
-    original = threads.numba.set_num_threads
 
-    def spy(n):
-        seen.append(n)
-        original(n)
+    def no_pool(n):
+        raise AssertionError("a serial call used the thread pool")
 
-    monkeypatch.setattr(threads.numba, "set_num_threads", spy)
-    serial = fit(m, calculate_training_loss=True)
-    assert seen[0] == 1  # the fit ran on one thread
+    monkeypatch.setattr(threads, "_pool", no_pool)
+    serial = fit(m, calculate_training_loss=True)  # the fit ran on the calling thread only
     assert np.array_equal(serial.user_factors, parallel.user_factors)
     assert serial.loss_history == parallel.loss_history
     assert threads.resolve_num_threads(0, work=10**12 - 1) == 1

@@ -75,7 +75,7 @@ def test_weights_below_one_or_stored_zeros_take_the_factorisation():
     L = A0.astype(np.float64)
     assert cholesky_factor(L) == 0
     Z = np.empty(Y.shape)
-    solve_columns(L, Y, Z)
+    solve_columns(0, len(Y), L, Y, Z)
     scratch = low_rank_scratch(k, k)
     taken = []
     for u in range(Cui.shape[0]):
@@ -117,7 +117,7 @@ def test_low_rank_solve_is_exact_in_float64():
     L = A0.copy()
     assert cholesky_factor(L) == 0
     Z = np.empty(Y.shape)
-    solve_columns(L, Y, Z)
+    solve_columns(0, len(Y), L, Y, Z)
     exact = exact_rows(Cui, Y, 0.1)
     scratch = low_rank_scratch(k, k)
     for u in range(Cui.shape[0]):

@@ -10,11 +10,17 @@ FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 EXACT_DIVISION = FASTMATH - {"arcp"}
 
 
-def jit(parallel: bool = False, fastmath=FASTMATH, inline: str = "never"):
+def jit(parallel: bool = False, fastmath=FASTMATH, inline: str = "always"):
     """``numba.njit`` with on-disk caching, the project's fastmath flags and nogil.
 
-    ``inline="always"`` inlines a helper into its callers in Numba's IR (a call passing
-    arrays otherwise updates each one's reference count, an atomic operation).
+    Helpers are inlined into their callers in Numba's IR (``inline="always"``), so that each
+    kernel called from Python is one library whose code is the code cached. A helper called
+    as a separate function exists twice, compiled on its own and linked into the caller,
+    where LLVM optimises it again: with reassociation allowed the two copies can round
+    differently, and a process that compiled the kernel runs the first copy while one that
+    loaded it from the cache runs the second (see ``_threads``). Inlining also saves the
+    reference-count updates of the arrays a call passes. ``inline="never"`` is for helpers
+    without floating-point arithmetic (integer or comparison only: every copy is exact).
     """
     return numba.njit(
         cache=True,

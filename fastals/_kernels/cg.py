@@ -13,13 +13,10 @@ and a weighted run: see ``rows``).
 """
 
 import numpy as np
-from numba import prange
 
 from ._jit import jit
 from .linalg import axpy, dot, symv
 from .rows import row_loss, weighted_pass
-
-ROW_BLOCK = 16  # rows per parallel task, sharing scratch vectors
 
 
 @jit()
@@ -57,36 +54,35 @@ def cg_row(indices, data, start, w_end, Y, A0, x, b_unit, cg_steps, r, p, Ap):
         rs_old = rs_new
 
 
-@jit(parallel=True)
-def cg_sweep(indptr, unit_b, unit_counts, weighted_run, X, Y, A0, cg_steps, loss_out):
-    """Update every row of ``X`` (n_rows, k) in place by CG against ``Y`` (n_cols, k).
+@jit()
+def cg_sweep(u0, u1, indptr, unit_b, unit_counts, weighted_run, X, Y, A0, cg_steps, loss_out):
+    """Update the rows u0..u1-1 of ``X`` (n_rows, k) in place by CG against ``Y`` (n_cols, k);
+    ``_threads.parallel_for`` runs ranges of rows in parallel.
 
     ``indptr`` says which rows are empty (they become 0); ``unit_b`` (n_rows, k) and
     ``unit_counts`` (n_rows,) are each row's sum of y_i over its c == 1 entries and their
     number (``rows.unit_sums``); ``weighted_run`` is the (indices, data, start, end) tuple of
     the |c| != 1 entries (``rows`` module), data in X's dtype. ``A0`` = Y^T Y + lambda I
     (k, k). When ``loss_out`` has n_rows entries it receives each row's loss term
-    (``rows.row_loss``) at the new x_u. Each row is owned by one iteration, so results do not
+    (``rows.row_loss``) at the new x_u. Each row is owned by one range, so results do not
     depend on the thread count.
     """
     n_rows, k = X.shape
     w_indices, w_data, w_start, w_end = weighted_run
     with_loss = loss_out.shape[0] == n_rows
-    n_blocks = (n_rows + ROW_BLOCK - 1) // ROW_BLOCK
-    for blk in prange(n_blocks):
-        r = np.empty(k, X.dtype)  # scratch shared by the block's rows: an allocation per
-        p = np.empty(k, X.dtype)  # row cost ~15% of a Last.fm half-sweep
-        Ap = np.empty(k, X.dtype)
-        for u in range(blk * ROW_BLOCK, min(n_rows, (blk + 1) * ROW_BLOCK)):
-            if indptr[u] == indptr[u + 1]:
-                X[u, :] = 0.0
-                if with_loss:
-                    loss_out[u] = 0.0
-                continue
-            b_unit = unit_b[u]
-            x = X[u]
-            cg_row(w_indices, w_data, w_start[u], w_end[u], Y, A0, x, b_unit, cg_steps, r, p, Ap)
+    r = np.empty(k, X.dtype)  # scratch shared by the rows: an allocation per row cost
+    p = np.empty(k, X.dtype)  # ~15% of a Last.fm half-sweep
+    Ap = np.empty(k, X.dtype)
+    for u in range(u0, u1):
+        if indptr[u] == indptr[u + 1]:
+            X[u, :] = 0.0
             if with_loss:
-                loss_out[u] = row_loss(
-                    w_indices, w_data, w_start[u], w_end[u], unit_counts[u], Y, A0, x, b_unit, r
-                )
+                loss_out[u] = 0.0
+            continue
+        b_unit = unit_b[u]
+        x = X[u]
+        cg_row(w_indices, w_data, w_start[u], w_end[u], Y, A0, x, b_unit, cg_steps, r, p, Ap)
+        if with_loss:
+            loss_out[u] = row_loss(
+                w_indices, w_data, w_start[u], w_end[u], unit_counts[u], Y, A0, x, b_unit, r
+            )

@@ -7,14 +7,11 @@ factorisation.
 """
 
 import numpy as np
-from numba import prange
 
 from ._jit import jit
 from .linalg import cholesky_solve
 from .rows import rhs, row_loss, unit_sum
 from .woodbury import low_rank_scratch, low_rank_solve
-
-ROW_BLOCK = 32  # rows per parallel task, sharing scratch memory
 
 
 @jit()
@@ -83,27 +80,25 @@ def _solve_row(u, indptr, unit_run, weighted_run, X, Y, A0, Z, max_rank, scratch
         )
 
 
-@jit(parallel=True)
-def cholesky_sweep(indptr, unit_run, weighted_run, X, Y, A0, Z, max_rank, status, loss_out):
-    """Overwrite every row of ``X`` with the exact solution of its normal equations.
+@jit()
+def cholesky_sweep(u0, u1, indptr, unit_run, weighted_run, X, Y, A0, Z, max_rank, status, loss_out):
+    """Overwrite the rows u0..u1-1 of ``X`` with the exact solution of their normal equations
+    (``_threads.parallel_for`` runs ranges of rows in parallel).
 
     Arguments as in ``cg.cg_sweep``. ``status`` (n_rows,) int32 receives 0, or the failed
     pivot (1-based) where A_u is not positive definite; that row of X is left unchanged.
     When ``Z`` holds A0^{-1} y_i for every column (float64, ``woodbury.solve_columns``;
     empty to disable), rows with at most ``max_rank`` weighted entries, all of weight > 0,
-    are solved by ``woodbury.low_rank_solve`` instead of factorising A_u. Rows go in blocks
-    of ROW_BLOCK that share scratch memory (an allocation per row costs more than a small
-    row's solve).
+    are solved by ``woodbury.low_rank_solve`` instead of factorising A_u. The range's rows
+    share scratch memory (an allocation per row costs more than a small row's solve).
     """
-    n_rows, k = X.shape
-    n_blocks = (n_rows + ROW_BLOCK - 1) // ROW_BLOCK
-    for blk in prange(n_blocks):
-        scratch = (
-            np.empty((k, k), X.dtype),
-            np.empty(k, X.dtype),
-            low_rank_scratch(k, max_rank if Z.shape[0] > 0 else 0),
+    k = X.shape[1]
+    scratch = (
+        np.empty((k, k), X.dtype),
+        np.empty(k, X.dtype),
+        low_rank_scratch(k, max_rank if Z.shape[0] > 0 else 0),
+    )
+    for u in range(u0, u1):
+        _solve_row(
+            u, indptr, unit_run, weighted_run, X, Y, A0, Z, max_rank, scratch, status, loss_out
         )
-        for u in range(blk * ROW_BLOCK, min(n_rows, (blk + 1) * ROW_BLOCK)):
-            _solve_row(
-                u, indptr, unit_run, weighted_run, X, Y, A0, Z, max_rank, scratch, status, loss_out
-            )

@@ -1,11 +1,8 @@
 """Gram matrix Y^T Y, the part of every row's system that all rows share."""
 
 import numpy as np
-from numba import prange
 
 from ._jit import jit
-
-MAX_BLOCKS = 64  # fixed, so the summation order never depends on the thread count
 
 
 @jit()
@@ -33,21 +30,16 @@ def _add_row(Y, r, G):
             G[a, b] += c * Y[r, b]
 
 
-@jit(parallel=True)
-def gram(Y):
-    """Return Y^T Y, shape (k, k), in Y's dtype, for ``Y`` of shape (n, k).
-
-    Rows are cut into at most MAX_BLOCKS blocks; each block's partial Gram is computed in
-    parallel, four rows at a time, and the partials are summed in block order. The full
-    square is accumulated (aligned, vectorised rows beat the triangle's half of the work);
-    the result is made exactly symmetric from its upper triangle.
-    """
-    n, k = Y.shape
-    n_blocks = max(1, min(MAX_BLOCKS, (n + 255) // 256))
-    size = (n + n_blocks - 1) // n_blocks
-    partial = np.zeros((n_blocks, k, k), Y.dtype)
-    for blk in prange(n_blocks):
+@jit()
+def gram_blocks(b0, b1, Y, size, partial):
+    """partial[blk] = sum of y y^T over the rows blk * size.. (blk + 1) * size - 1 of ``Y``
+    (n, k), for the blocks b0..b1-1: the full square, four rows at a time (aligned,
+    vectorised rows beat the triangle's half of the work). ``_threads.parallel_for`` runs
+    the blocks in parallel; ``sum_blocks`` adds them up."""
+    n = Y.shape[0]
+    for blk in range(b0, b1):
         G = partial[blk]
+        G[:, :] = 0
         end = min(n, (blk + 1) * size)
         row = blk * size
         while row + 4 <= end:
@@ -55,8 +47,15 @@ def gram(Y):
             row += 4
         for last in range(row, end):
             _add_row(Y, last, G)
-    out = np.zeros((k, k), Y.dtype)
-    for blk in range(n_blocks):
+
+
+@jit()
+def sum_blocks(partial):
+    """The sum of the (n_blocks, k, k) partial Gram matrices in block order, made exactly
+    symmetric from its upper triangle."""
+    k = partial.shape[1]
+    out = np.zeros((k, k), partial.dtype)
+    for blk in range(partial.shape[0]):
         out += partial[blk]
     for a in range(k):
         for b in range(a):

@@ -9,21 +9,19 @@ sum_i C_ui (p_ui - s_ui)^2 over all items of user u, with s_ui = x_u . y_i, expa
 """
 
 import numpy as np
-from numba import prange
 
 from ._jit import jit
 
 
-@jit(parallel=True)
-def loss_rows(indptr, indices, data, X, Y, G):
-    """Return the unregularised loss of each row of ``X`` as float64 (n_rows,).
+@jit()
+def loss_rows(u0, u1, indptr, indices, data, X, Y, G, out):
+    """out[u] = the unregularised loss of row u of ``X`` (float64), for rows u0..u1-1.
 
     ``G`` is Y^T Y without regularisation. Summed outside in a fixed order, so the total
     does not depend on the thread count.
     """
-    n_rows, k = X.shape
-    out = np.zeros(n_rows, np.float64)
-    for u in prange(n_rows):
+    k = X.shape[1]
+    for u in range(u0, u1):
         acc = 0.0
         for a in range(k):
             g = X.dtype.type(0)
@@ -42,4 +40,3 @@ def loss_rows(indptr, indices, data, X, Y, G):
             if c > 0.0:
                 acc += c - 2.0 * c * s
         out[u] = acc
-    return out

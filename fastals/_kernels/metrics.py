@@ -8,13 +8,12 @@ One kernel serves both metric definitions fastals reports:
 - the seed notebook's per-user means (``docs/kuairec.md`` step 5): precision = hits / K,
   recall = hits / |T_u|, and the same ndcg and map.
 
-Each user's row of ``out`` is written by one iteration of a ``prange`` loop and nothing is
+Each user's row of ``out`` is written by the one range of lists that holds it and nothing is
 reduced inside the kernel: the Python layer sums the columns, so the results do not depend
 on the thread count.
 """
 
 import numpy as np
-from numba import prange
 
 from ._jit import jit
 
@@ -45,9 +44,10 @@ def contains(sorted_ids, lo, hi, x):
     return False
 
 
-@jit(parallel=True)
-def user_metrics(ids, rows, truth_indptr, truth_indices, n_items, gains, ideal, out):
-    """Ranking statistics of each recommendation list against its user's truth row.
+@jit()
+def user_metrics(b0, b1, ids, rows, truth_indptr, truth_indices, n_items, gains, ideal, out):
+    """Ranking statistics of the recommendation lists b0..b1-1 against their users' truth
+    rows (``_threads.parallel_for`` runs ranges of lists in parallel).
 
     Parameters
     ----------
@@ -69,8 +69,8 @@ def user_metrics(ids, rows, truth_indptr, truth_indices, n_items, gains, ideal, 
         Written in full: the columns above. A user with an empty truth row gets 0 hits and
         NaN metrics; AUC is NaN when the truth row holds every item (no negatives).
     """
-    n, k = ids.shape
-    for b in prange(n):
+    k = ids.shape[1]
+    for b in range(b0, b1):
         r = rows[b]
         lo = truth_indptr[r]
         hi = truth_indptr[r + 1]

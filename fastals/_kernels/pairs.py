@@ -25,7 +25,6 @@ pushes from it instead of k (1 + ln(256 / k)).
 """
 
 import numpy as np
-from numba import prange
 
 from ._jit import EXACT_DIVISION, jit
 from .masks import mask_above_fma
@@ -151,47 +150,44 @@ def _offer_strip_columns(
                         floors[j] = _lowered(out_scores[j, 0])
 
 
-@jit(parallel=True, fastmath=EXACT_DIVISION)
-def topk_pairs(Y, YT, YP, k, norms, out_ids, out_scores):
-    """``topk(Y, Y, YT, YP, k, norms, ...)`` with no filtering, from half the dot products.
-
-    ``norms`` (n,) must be positive; empty means none (scores are the dot products).
+@jit(fastmath=EXACT_DIVISION)
+def strip_columns(
+    ch0, ch1, r0, r1, first, Y, YT, YP, k, norms, strip, lows, bounds, floors, sizes,
+    out_ids, out_scores,
+):  # fmt: skip
+    """Score rows r0..r1-1 (the strip) against the column chunks ch0..ch1-1 of PAIRS_CHUNK
+    columns from r0 on, and offer the strip's rows to the heaps of the chunks' rows past the
+    strip (the transposed offers). ``first``: the first strip, whose scores also give each
+    column's lower bound (``bounds``/``lows``) when k <= WARMUP_MAX_K. Chunks write only
+    their own rows' heaps: ``_threads.parallel_for`` runs them in parallel.
     """
     n = Y.shape[0]
-    if k == 0:
-        return
-    if norms.shape[0] == 0:
-        norms = np.ones(n, out_scores.dtype)  # d / 1 == d exactly
-    sizes = np.zeros(n, np.int64)
-    floors = np.full(n, np.nan, out_scores.dtype)  # lowered heap minimum of each full heap
-    bounds = np.full(n, np.nan, out_scores.dtype)  # the first strip's k-th best per column
-    lows = np.full(n, np.nan, out_scores.dtype)  # bounds, lowered
-    itemsize = out_scores.itemsize
-    warmup = PAIRS_STRIP
-    if k <= WARMUP_MAX_K:
-        warmup = max(PAIRS_STRIP, min(PAIRS_WARMUP, WARMUP_BYTES // (n * itemsize)))
-    strip = np.empty((min(n, warmup), n), out_scores.dtype)
-    r0 = 0
-    while r0 < n:
-        first = r0 == 0
-        r1 = min(n, r0 + (warmup if first else PAIRS_STRIP))
-        n_chunks = (n - r0 + PAIRS_CHUNK - 1) // PAIRS_CHUNK
-        for chunk in prange(n_chunks):
-            c0 = r0 + chunk * PAIRS_CHUNK
-            c1 = min(n, c0 + PAIRS_CHUNK)
-            _score_block(Y, YT, YP, r0, r1, c0, c1, PAIRS_CHUNK, strip)
-            warm = first and k <= WARMUP_MAX_K and max(c0, r1) < c1
-            if warm:
-                _kth_best_columns(strip, r0, r1, max(c0, r1), c1, k, norms, bounds)
-                for j in range(max(c0, r1), c1):
-                    lows[j] = _lowered(bounds[j])
-            _offer_strip_columns(
-                strip, r0, r1, c0, c1, k, norms, lows if warm else floors,
-                bounds if warm else floors, floors, sizes, out_ids, out_scores,
-            )  # fmt: skip
-        # the strip's own rows take columns r0..n-1 (columns < r0 came with earlier strips)
-        for i in prange(r0, r1):
-            sizes[i] = _offer_row(strip[i - r0], norms, r0, n, k, out_scores, out_ids, i, sizes[i])
-        r0 = r1
-    for i in prange(n):
+    for chunk in range(ch0, ch1):
+        c0 = r0 + chunk * PAIRS_CHUNK
+        c1 = min(n, c0 + PAIRS_CHUNK)
+        _score_block(Y, YT, YP, r0, r1, c0, c1, PAIRS_CHUNK, strip)
+        warm = first and k <= WARMUP_MAX_K and max(c0, r1) < c1
+        if warm:
+            _kth_best_columns(strip, r0, r1, max(c0, r1), c1, k, norms, bounds)
+            for j in range(max(c0, r1), c1):
+                lows[j] = _lowered(bounds[j])
+        _offer_strip_columns(
+            strip, r0, r1, c0, c1, k, norms, lows if warm else floors,
+            bounds if warm else floors, floors, sizes, out_ids, out_scores,
+        )  # fmt: skip
+
+
+@jit(fastmath=EXACT_DIVISION)
+def strip_rows(i0, i1, r0, strip, norms, k, sizes, out_ids, out_scores):
+    """Rows r0 + i0..r0 + i1-1 of the strip take its columns from r0 on (columns < r0 came
+    with earlier strips), in increasing order."""
+    n = norms.shape[0]
+    for i in range(r0 + i0, r0 + i1):
+        sizes[i] = _offer_row(strip[i - r0], norms, r0, n, k, out_scores, out_ids, i, sizes[i])
+
+
+@jit(fastmath=EXACT_DIVISION, inline="never")
+def sort_rows(i0, i1, sizes, out_ids, out_scores):
+    """Each heap of rows i0..i1-1 sorted, best first (comparisons only: never inlined)."""
+    for i in range(i0, i1):
         heap_sort(out_scores, out_ids, i, sizes[i])

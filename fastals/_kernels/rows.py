@@ -14,7 +14,6 @@ the dot products' registers (measured slower), so the unrolling is spelled out.
 """
 
 import numpy as np
-from numba import prange
 
 from ._jit import jit
 from .gathered import gathered_axpy, gathered_dots, span
@@ -178,26 +177,26 @@ def row_loss(indices, data, start, w_end, n_unit, Y, A0, x, b_unit, scratch):
     return acc
 
 
-@jit(parallel=True)
-def unit_sums(indices, data, start, end, Y, block_rows, B, counts):
-    """B[u] = sum of y_i over row u's c == 1 entries in [start[u], end[u]), for every row.
+@jit()
+def unit_sums(u0, u1, indices, data, start, end, Y, block_rows, B, counts):
+    """B[u] = sum of y_i over row u's c == 1 entries in [start[u], end[u]), for rows u0..u1-1
+    (``_threads.parallel_for`` runs ranges of rows in parallel).
 
     The rows' runs must have ascending column ids. Y is walked in blocks of ``block_rows``
-    rows that fit in L2, all rows advancing through a block before the next: the same
-    additions in the same order as ``unit_sum``, but the gathered rows of Y come from L2
-    instead of L3 (Y of a large side does not fit in L2). ``counts[u]`` gets the number of
-    c == 1 entries.
+    rows that fit in L2, all rows of the range advancing through a block before the next:
+    the same additions in the same order as ``unit_sum``, but the gathered rows of Y come
+    from L2 instead of L3 (Y of a large side does not fit in L2). ``counts[u]`` gets the
+    number of c == 1 entries.
     """
-    n_rows = start.shape[0]
     k = Y.shape[1]
     one = Y.dtype.type(1)
-    cursor = start.copy()
-    B[:, :] = 0
-    counts[:] = 0
+    cursor = start[u0:u1].copy()
+    B[u0:u1, :] = 0
+    counts[u0:u1] = 0
     for c0 in range(0, Y.shape[0], block_rows):
         c1 = c0 + block_rows
-        for u in prange(n_rows):
-            idx = cursor[u]
+        for u in range(u0, u1):
+            idx = cursor[u - u0]
             stop = end[u]
             while idx < stop and indices[idx] < c1:
                 if data[idx] == one:
@@ -206,4 +205,4 @@ def unit_sums(indices, data, start, end, Y, block_rows, B, counts):
                         B[u, j] += Y[i, j]
                     counts[u] += 1
                 idx += 1
-            cursor[u] = idx
+            cursor[u - u0] = idx

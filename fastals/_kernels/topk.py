@@ -4,7 +4,6 @@ Selection is implicit 0.7.3's (see ``select.py``), so results, ties included, ar
 """
 
 import numpy as np
-from numba import prange
 
 from ._jit import EXACT_DIVISION, jit
 from .linalg import dot
@@ -127,11 +126,22 @@ def _score_block_dots(Q, Y, q0, q1, scores):
             s[c] = dot(Q[q], Y[c])
 
 
-@jit(parallel=True, fastmath=EXACT_DIVISION)
+@jit(fastmath=EXACT_DIVISION)
+def query_block(n_c, itemsize):
+    """Queries scored together: their scores ((block, n_c)) take about BLOCK_SCORES_BYTES,
+    between QUERY_BLOCK and QUERY_BLOCK_MAX, a multiple of QUERY_BLOCK."""
+    fit = BLOCK_SCORES_BYTES // max(1, n_c * itemsize) // QUERY_BLOCK * QUERY_BLOCK
+    return max(QUERY_BLOCK, min(QUERY_BLOCK_MAX, fit))
+
+
+@jit(fastmath=EXACT_DIVISION)
 def topk(
-    Q, Y, YT, YP, k, norms, liked_indptr, liked_indices, item_pos, filter_pos, out_ids, out_scores
-):
-    """Top ``k`` candidates for each query row of ``Q`` (n_q, f) against ``Y`` (n_c, f).
+    blk0, blk1, block, Q, Y, YT, YP, k, norms, liked_indptr, liked_indices, item_pos, filter_pos,
+    out_ids, out_scores,
+):  # fmt: skip
+    """Top ``k`` candidates for the query rows of ``Q`` (n_q, f) in blocks blk0..blk1-1 of
+    ``block`` rows (``query_block``), against ``Y`` (n_c, f); ``_threads.parallel_for`` runs
+    ranges of blocks in parallel.
 
     ``YT`` is Y transposed and C-contiguous (f, n_c), or empty (f, 0) to score by dot
     products on ``Y`` (cheaper for a handful of queries); ``YP`` is ``tile.panels(YT)``.
@@ -146,13 +156,10 @@ def topk(
     transposed = YT.shape[1] == n_c
     lowest = -np.finfo(out_scores.dtype).max
     use_liked = liked_indptr.shape[0] > 0
-    fit = BLOCK_SCORES_BYTES // max(1, n_c * out_scores.itemsize) // QUERY_BLOCK * QUERY_BLOCK
-    block = max(QUERY_BLOCK, min(QUERY_BLOCK_MAX, fit))
-    n_blocks = (n_q + block - 1) // block
-    for blk in prange(n_blocks):
+    scores = np.empty((block, n_c), out_scores.dtype)
+    for blk in range(blk0, blk1):
         q0 = blk * block
         q1 = min(n_q, q0 + block)
-        scores = np.empty((q1 - q0, n_c), out_scores.dtype)
         if transposed:
             _score_block(Q, YT, YP, q0, q1, 0, n_c, ITEM_CHUNK, scores)
         else:

@@ -17,17 +17,16 @@ large, which float64 absorbs).
 """
 
 import numpy as np
-from numba import prange
 
 from ._jit import jit
 from .linalg import cholesky_solve, cholesky_substitute
 
 
-@jit(parallel=True)
-def solve_columns(L, Y, Z):
-    """Z[i] = A0^{-1} y_i (float64) for every row y_i of ``Y``, from A0 = L L^T."""
+@jit()
+def solve_columns(i0, i1, L, Y, Z):
+    """Z[i] = A0^{-1} y_i (float64) for the rows i0..i1-1 of ``Y``, from A0 = L L^T."""
     k = Y.shape[1]
-    for i in prange(Y.shape[0]):
+    for i in range(i0, i1):
         z = Z[i]  # one view per column: Y has few rows next to the work per row (k^2)
         for j in range(k):
             z[j] = Y[i, j]
