@@ -359,8 +359,8 @@ def check_ids(ids, count, name, what, any_shape=False):
     """Return ``ids`` as an int64 array (1-D, or 0-D for a scalar) checked against ``count``.
 
     ``name`` is the argument ("userid"), ``what`` the plural noun ("users"); ``any_shape``
-    accepts arrays of any dimension; ``count=None`` checks the type only. Raises TypeError for non-integers and IndexError
-    naming the first id out of range.
+    accepts arrays of any dimension; ``count=None`` checks the type only. Raises TypeError
+    for non-integers and IndexError naming the first id out of range.
     """
     try:
         arr = np.asarray(ids)
