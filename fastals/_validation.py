@@ -160,27 +160,59 @@ def check_structure(matrix, name="user_items"):
     """
     fmt = matrix.format
     if fmt in ("csr", "csc", "bsr"):
+        label = f"{name} is not a valid {fmt.upper()} matrix:"
+        indptr = _index_array(matrix.indptr, "indptr", label)
+        indices = _index_array(matrix.indices, "indices", label)
+        if indptr is not matrix.indptr or indices is not matrix.indices:
+            parts = (matrix.data, indices, indptr)
+            shape = matrix.shape
+            matrix = type(matrix)(shape, dtype=matrix.dtype, **_blocksize(matrix))
+            matrix.data, matrix.indices, matrix.indptr = parts  # checked below, not by scipy
         return _check_compressed(matrix, name)
     if fmt == "coo":
         coords = getattr(matrix, "coords", None) or (matrix.row, matrix.col)
         if len(coords) == 2:
+            label = f"{name} is not a valid COO matrix:"
             for axis, (index, extent) in enumerate(zip(coords, matrix.shape, strict=True)):
                 what = ("row", "column")[axis]
-                _check_index_range(np.asarray(index), extent, f"{name} (COO)", f"{what} index")
+                index = _index_array(np.asarray(index), f"{what} indices", label)
+                _check_index_range(index, extent, label[:-1], f"{what} index")
+            if not len(coords[0]) == len(coords[1]) == len(matrix.data):
+                raise ValueError(f"{label} row, col and data lengths differ")
     return matrix
+
+
+def _blocksize(matrix):
+    return {"blocksize": matrix.blocksize} if matrix.format == "bsr" else {}
+
+
+def _index_array(array, what, label):
+    """``array`` as int32/int64 for the checks: other integer dtypes (which wrap around in
+    differences, or hold values past int64) are converted, exactly or with a ValueError."""
+    if not isinstance(array, np.ndarray) or array.ndim != 1 or array.dtype.kind not in "iu":
+        kind = getattr(array, "dtype", type(array).__name__)
+        raise ValueError(f"{label} {what} must be a 1-D integer array, got {kind}")
+    if array.dtype in (np.dtype(np.int32), np.dtype(np.int64)):
+        return array
+    if array.dtype == np.uint64 and array.size and array.max() > np.iinfo(np.int64).max:
+        raise ValueError(f"{label} {what} holds {array.max()}, beyond any valid index")
+    return array.astype(np.int64)
 
 
 def csr_from_arrays(data, indices, indptr, shape, name):
     """A canonical CSR (``to_csr``) from stored arrays, e.g. read from a file: every array
     and the shape checked first, so a crafted file gives a ValueError, never a crash."""
     shape = tuple(np.asarray(shape).tolist()) if np.ndim(shape) == 1 else shape
+    if isinstance(shape, tuple):
+        shape = tuple(int(n) if isinstance(n, numbers.Integral) else n for n in shape)
     if not (
         isinstance(shape, tuple)
         and len(shape) == 2
         and all(isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in shape)
         and min(shape) >= 0
     ):
-        raise ValueError(f"{name}: the shape must be two integers >= 0, got {shape!r:.80}")
+        shown = repr(np.asarray(shape, dtype=object).tolist())[:80]
+        raise ValueError(f"{name}: the shape must be two integers >= 0, got {shown}")
     arrays = [np.asarray(a) for a in (data, indices, indptr)]
     for array, what in zip(arrays, ("data", "indices", "indptr"), strict=True):
         if array.ndim != 1:
@@ -208,9 +240,8 @@ def _check_compressed(matrix, name):
     major, minor = ("column", "row") if fmt == "csc" else ("row", "column")
     label = f"{name} is not a valid {fmt.upper()} matrix:"
     indptr, indices, data = matrix.indptr, matrix.indices, matrix.data
-    for array, what in ((indptr, "indptr"), (indices, "indices")):
-        if array.ndim != 1 or array.dtype.kind not in "iu":
-            raise ValueError(f"{label} {what} must be a 1-D integer array, got {array.dtype}")
+    if not isinstance(data, np.ndarray) or data.ndim != 1:
+        raise ValueError(f"{label} data must be a 1-D array, got shape {np.shape(data)}")
     if len(indptr) != n_major + 1:
         raise ValueError(
             f"{label} indptr has {len(indptr)} entries, expected {n_major + 1} "
@@ -328,14 +359,19 @@ def check_ids(ids, count, name, what, any_shape=False):
     """Return ``ids`` as an int64 array (1-D, or 0-D for a scalar) checked against ``count``.
 
     ``name`` is the argument ("userid"), ``what`` the plural noun ("users"); ``any_shape``
-    accepts arrays of any dimension. Raises TypeError for non-integers and IndexError
-    naming the first id out of range.
+    accepts arrays of any dimension; ``count=None`` checks the type only. Raises TypeError
+    for non-integers and IndexError naming the first id out of range.
     """
-    arr = np.asarray(ids)
+    try:
+        arr = np.asarray(ids)
+    except ValueError:  # ragged nested sequences
+        raise TypeError(f"{name} must be an integer or a 1-D array of integers") from None
     if arr.dtype.kind not in "iu" or (arr.ndim > 1 and not any_shape):
         if arr.ndim == 1 and arr.size == 0:
             return arr.astype(np.int64)
         raise TypeError(f"{name} must be an integer or a 1-D array of integers, got {ids!r:.80}")
+    if count is None:
+        return arr.astype(np.int64, copy=False)
     bad = (arr < 0) | (arr >= count)
     if bad.any():
         first = int(arr[bad].flat[0])
@@ -344,6 +380,13 @@ def check_ids(ids, count, name, what, any_shape=False):
             f"(valid ids 0..{count - 1})"
         )
     return arr.astype(np.int64, copy=False)
+
+
+def batch_shape(ids, name, what):
+    """(scalar, count) of an id argument: one integer id (Python, NumPy or a 0-d array) or a
+    1-D array of them, of any value >= 0 (new ids may grow a model); TypeError otherwise."""
+    arr = check_ids(ids, None, name, what)
+    return arr.ndim == 0, arr.size
 
 
 def check_rows(matrix, n_rows, n_cols, name, row_what, col_what, full_count=None):

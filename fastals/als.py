@@ -14,6 +14,7 @@ from ._threads import thread_scope
 from ._validation import (
     ModelFitError,
     NotFittedError,
+    batch_shape,
     check_hyperparameters,
     check_ids,
     check_positive_int,
@@ -23,6 +24,9 @@ from ._validation import (
 )
 
 log = logging.getLogger("fastals")
+MAX_ID = (
+    np.iinfo(np.int32).max - 1
+)  # ids come back as int32 (as implicit's): the largest a model grows to
 
 
 class AlternatingLeastSquares:
@@ -244,8 +248,7 @@ class AlternatingLeastSquares:
         scores in the factor dtype); N is capped at the number of candidate items.
         """
         n_users, n_items = self._require_fitted()
-        scalar = np.isscalar(userid)
-        count = 1 if scalar else len(userid)
+        scalar, count = batch_shape(userid, "userid", "users")
         rows = None
         if filter_already_liked_items or recalculate_user:
             rows = check_rows(user_items, count, n_items, "user_items", "users", "items", n_users)
@@ -280,7 +283,7 @@ class AlternatingLeastSquares:
             ids = np.atleast_1d(check_ids(itemid, n_items, "itemid", "items"))
             factor, norm = self.item_factors[ids], self.item_norms[ids]
         return self._similar(
-            np.isscalar(itemid),
+            np.ndim(itemid) == 0,
             factor,
             norm,
             self.item_factors,
@@ -297,7 +300,7 @@ class AlternatingLeastSquares:
         n_users, _ = self._require_fitted()
         ids = np.atleast_1d(check_ids(userid, n_users, "userid", "users"))
         return self._similar(
-            np.isscalar(userid),
+            np.ndim(userid) == 0,
             self.user_factors[ids],
             self.user_norms[ids],
             self.user_factors,
@@ -346,18 +349,18 @@ class AlternatingLeastSquares:
         id or (len(userid), factors).
         """
         n_users, n_items = self._require_fitted()
-        count = 1 if np.isscalar(userid) else len(userid)
+        scalar, count = batch_shape(userid, "userid", "users")
         rows = check_rows(user_items, count, n_items, "user_items", "users", "items", n_users)
         out = self._solve_rows(rows, self.item_factors, self.YtY)
-        return out[0] if np.isscalar(userid) else out
+        return out[0] if scalar else out
 
     def recalculate_item(self, itemid, item_users):
         """Exact (Cholesky) factors for items from their rows (items x users), not stored."""
         n_users, n_items = self._require_fitted()
-        count = 1 if np.isscalar(itemid) else len(itemid)
+        scalar, count = batch_shape(itemid, "itemid", "items")
         rows = check_rows(item_users, count, n_users, "item_users", "items", "users", n_items)
         out = self._solve_rows(rows, self.user_factors, self.XtX)
-        return out[0] if np.isscalar(itemid) else out
+        return out[0] if scalar else out
 
     def _solve_rows(self, rows, other, other_gram):
         M = solvers.SweepMatrix(confidences(rows, self.alpha, self.dtype))
@@ -379,19 +382,35 @@ class AlternatingLeastSquares:
 
     def _partial_fit(self, ids, rows, factors, side):
         self._require_fitted()
-        ids = np.asarray(ids)
-        if ids.ndim != 1 or (ids.size and ids.dtype.kind not in "iu"):
-            raise TypeError(f"{side}ids must be a 1-D array of integer ids")
+        name, rows_name = f"{side}ids", ("user_items" if side == "user" else "item_users")
+        scalar, count = batch_shape(ids, name, f"{side}s")
+        if scalar:
+            raise TypeError(f"{name} must be a 1-D array of integer ids")
+        ids = check_ids(ids, None, name, f"{side}s")
         if ids.size and ids.min() < 0:
             raise IndexError(f"{side}id {int(ids.min())} is negative")
+        if ids.size and ids.max() > MAX_ID:
+            raise IndexError(
+                f"{side}id {int(ids.max())} is too large: a model holds ids up to {MAX_ID} "
+                "(ids are returned as int32, as implicit returns them)"
+            )
         n_rows = rows.shape[0] if hasattr(rows, "shape") else None
-        if n_rows != len(ids):
-            raise ValueError(f"{side}_items must contain 1 row for every {side} in {side}ids")
+        if n_rows != count:
+            raise ValueError(f"{rows_name} must contain 1 row for every {side} in {name}")
         recalculate = self.recalculate_user if side == "user" else self.recalculate_item
         solved = recalculate(ids, rows)
         if ids.size and ids.max() >= len(factors):
-            grow = np.zeros((ids.max() + 1 - len(factors), factors.shape[1]), dtype=factors.dtype)
-            factors = np.concatenate([factors, grow])
+            new_size = int(ids.max()) + 1
+            try:
+                grown = np.zeros((new_size, factors.shape[1]), dtype=factors.dtype)
+            except MemoryError:
+                raise ValueError(
+                    f"{side}id {new_size - 1} would grow the model to {new_size} {side}s, "
+                    f"{new_size * factors.shape[1] * factors.itemsize / 2**30:.1f} GiB of "
+                    "factors: more memory than there is"
+                ) from None
+            grown[: len(factors)] = factors
+            factors = grown
         factors[ids] = solved
         return factors
 
@@ -404,8 +423,13 @@ class AlternatingLeastSquares:
         scipy ``cho_factor`` tuple is accepted too). Hu et al. 2008, section 5.
         """
         n_users, n_items = self._require_fitted()
-        check_ids(userid, n_users, "userid", "users")
-        check_ids(itemid, n_items, "itemid", "items")
+        for value, name, count, what in (
+            (userid, "userid", n_users, "users"),
+            (itemid, "itemid", n_items, "items"),
+        ):
+            if check_ids(value, count, name, what).ndim != 0:
+                raise TypeError(f"explain takes one {name} (an integer), got {value!r:.80}")
+        userid, itemid = int(userid), int(itemid)
         N = serving.check_n(N, n_items)
         rows = to_csr(user_items, "user_items")
         n_rows, n_cols = rows.shape
@@ -432,6 +456,11 @@ class AlternatingLeastSquares:
         keep = conf >= 0
         liked, contributions = liked[keep], (Y[liked[keep]] @ weighted) * conf[keep]
         order = np.lexsort((liked, contributions))[::-1][:N]
+        if not np.isfinite(contributions).all():
+            raise ValueError(
+                "user_weights gives non-finite contributions: it is not the Cholesky factor of "
+                "this user's A_u (pass back the user_weights explain returned, or None)"
+            )
         top = [(int(liked[j]), float(contributions[j])) for j in order]
         return float(contributions.sum()), top, user_weights
 
@@ -566,7 +595,10 @@ def _as_lower_factor(user_weights, factors):
 
 
 def _weights_array(weights, factors):
-    W = np.asarray(weights)
+    try:
+        W = np.asarray(weights)
+    except ValueError:  # ragged nested sequences
+        raise TypeError("user_weights must be a (factors, factors) array") from None
     if W.dtype.kind not in "biuf":
         raise TypeError(f"user_weights must be a real array, got dtype {W.dtype}")
     if W.shape != (factors, factors):

@@ -22,6 +22,7 @@ import numpy as np
 from . import recommend as serving
 from ._validation import (
     NotFittedError,
+    batch_shape,
     check_ids,
     check_num_threads,
     check_positive_int,
@@ -70,8 +71,7 @@ class _FactorBaseline:
         candidate items.
         """
         n_users, n_items = self._require_fitted()
-        scalar = np.isscalar(userid)
-        count = 1 if scalar else len(userid)
+        scalar, count = batch_shape(userid, "userid", "users")
         rows = None
         if filter_already_liked_items or recalculate_user:
             rows = check_rows(user_items, count, n_items, "user_items", "users", "items", n_users)

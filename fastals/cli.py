@@ -140,5 +140,6 @@ def main(argv=None):
     try:
         return args.func(args)
     except CommandError as exc:
-        print(f"fastals {args.command}: {exc}", file=sys.stderr)
+        message = " ".join(str(exc).split())  # one line, whatever the message holds
+        print(f"fastals {args.command}: {message}", file=sys.stderr)
         return 2

@@ -361,6 +361,16 @@ def _open_regular(path, name):
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except IsADirectoryError:
         raise ValueError(f"{name} is a directory, not a model file") from None
+    except OSError as exc:  # a socket (ENXIO) or a device that cannot be opened
+        try:
+            regular = stat.S_ISREG(os.stat(path).st_mode)
+        except OSError:
+            raise exc from None
+        if regular:
+            raise
+        raise ValueError(
+            f"{name} is a FIFO, socket or device, not a regular file: not read as a model"
+        ) from None
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
@@ -407,6 +417,10 @@ class _PickledArray(Exception):
 def _read_member(data, key, name):
     try:
         value = data[key]
+    except MemoryError:
+        raise ValueError(
+            f"{name}: member {key!r} claims an array too large for this machine's memory"
+        ) from None
     except ValueError as exc:
         if "allow_pickle" in str(exc):
             raise _PickledArray(

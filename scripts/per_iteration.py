@@ -1,16 +1,20 @@
 """Seconds per ALS iteration, fastals vs implicit, same matrix, same run (callback timings).
 
 Usage: python scripts/per_iteration.py [--scale 1.0] [--iterations 5] [--factors 50] [--solver cg]
-                                      [--uniform-values] [--rounds 1]
+                                      [--uniform-values] [--rounds 1] [--busy]
 The matrix is ``fastals.data.kuairec_like`` (KuaiRec-shaped, values 1 or 41). Each library fits
 ``--rounds`` times, the libraries taking turns (after a small warm-up fit each), so that both
 see the same phases of a noisy machine; the per-iteration figure is the median of all the
 callback's elapsed times (the solver sweeps, as implicit measures them), so per-fit set-up is
-excluded.
+excluded. ``--busy`` keeps one core busy with another process (a Python busy loop, as a
+browser or a CI neighbour would) while both libraries fit.
 """
 
 import argparse
+import contextlib
 import statistics
+import subprocess
+import sys
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -40,6 +44,20 @@ def fit_times(cls, matrix, args, times):
         model.fit(matrix, show_progress=False, callback=lambda i, t, loss: times.append(t))
 
 
+@contextlib.contextmanager
+def busy_neighbour(enabled):
+    """A second process spinning on one core for the duration (nothing when not ``enabled``)."""
+    if not enabled:
+        yield
+        return
+    process = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        yield
+    finally:
+        process.kill()
+        process.wait()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", type=float, default=1.0)
@@ -52,6 +70,7 @@ def main():
         action="store_true",
         help="replace every stored value by uniform(0.5, 5): none equals 1",
     )
+    parser.add_argument("--busy", action="store_true", help="one busy process alongside")
     args = parser.parse_args()
     s = args.scale
     matrix = kuairec_like(
@@ -65,14 +84,15 @@ def main():
     times = {name: [] for name in libraries}
     for cls in libraries.values():
         warm_up(cls, matrix, args)
-    for _ in range(args.rounds):
-        for name, cls in libraries.items():
-            fit_times(cls, matrix, args, times[name])
+    with busy_neighbour(args.busy):
+        for _ in range(args.rounds):
+            for name, cls in libraries.items():
+                fit_times(cls, matrix, args, times[name])
     fast, slow = (statistics.median(times[name]) for name in libraries)
     print(
         f"matrix {matrix.shape[0]} x {matrix.shape[1]}, nnz {matrix.nnz}, values "
         f"{'uniform(0.5, 5)' if args.uniform_values else '1 or 41'}, factors {args.factors}, "
-        f"{args.solver}, float32"
+        f"{args.solver}, float32{', one busy process alongside' if args.busy else ''}"
     )
     print(
         f"seconds per iteration: fastals {fast:.3f}, implicit {slow:.3f}, ratio {slow / fast:.2f}x"
