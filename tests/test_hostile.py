@@ -40,8 +40,7 @@ def run_case(name, tmp_path):
     """Run case ``name`` in a child Python; fail with its last call and output unless it
     exits 0 after printing "<name>: ok"."""
     trace = tmp_path / "calls.txt"
-    # one Numba thread: the inputs are tiny (answers do not depend on the thread count), and
-    # on a shared machine a parallel region's barrier waits for a descheduled thread
+    # one thread: the inputs are tiny, and answers do not depend on the thread count
     env = {**os.environ, "HOSTILE_TRACE": str(trace), "NUMBA_NUM_THREADS": "1"}
     env.pop("HOSTILE_COLLECT", None)
     try:
