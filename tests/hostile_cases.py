@@ -212,6 +212,16 @@ def attempt(description, call, allowed=DOCUMENTED):
         return None, exc
 
 
+def judged(desc, call, verdict):
+    """``call``'s result where ``verdict`` expects one; None where it was refused (INVALID)
+    or, under EITHER, raised a clear error instead."""
+    if verdict == INVALID:
+        refused(desc, call)
+        return None
+    result, exc = accepted(desc, call, tolerate=verdict == EITHER)
+    return None if exc is not None else result
+
+
 def refused(description, call):
     """Run ``call`` on input that has no valid meaning: it must raise a clear error."""
     result, exc = attempt(description, call)
@@ -1286,11 +1296,8 @@ def hostile_ids(args):
             filter_verdict(filter_ids, count),
             subset_verdict(subset, count),
         )
-        if verdict == INVALID:
-            refused(desc, calls[call])
-            return
-        result, exc = accepted(desc, calls[call], tolerate=verdict == EITHER)
-        if exc is not None:
+        result = judged(desc, calls[call], verdict)
+        if result is None:
             return
         queries = np.atleast_1d(np.asarray(ids, dtype=np.int64))
         got_ids, got_scores = (np.atleast_2d(r) for r in result)
@@ -1315,11 +1322,8 @@ def hostile_ids(args):
         verdict = combine(uv, n_verdict(N), subset_verdict(subset, n_items))
     else:
         verdict = combine(uv, subset_verdict(subset, n_items))
-    if verdict == INVALID:
-        refused(desc, calls[call])
-        return
-    result, exc = accepted(desc, calls[call], tolerate=verdict == EITHER)
-    if exc is not None:
+    result = judged(desc, calls[call], verdict)
+    if result is None:
         return
     users = np.atleast_1d(np.asarray(ids, dtype=np.int64))
     liked = stored[users] if call != "rank_items" else np.zeros((len(users), n_items), bool)

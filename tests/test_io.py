@@ -4,7 +4,11 @@ import io
 import os
 import pathlib
 import pickle
+import signal
 import stat
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -491,3 +495,89 @@ def test_loaded_model_recommends_like_the_original(tmp_path):
     loaded_ids, loaded_scores = loaded.recommend(np.arange(5), matrix[:5], N=5)
     np.testing.assert_array_equal(loaded_ids, ids)
     np.testing.assert_array_equal(loaded_scores, scores)
+
+
+def test_missing_path_message_names_the_path(tmp_path):
+    with pytest.raises(FileNotFoundError) as info:
+        AlternatingLeastSquares.load(tmp_path / "nothing")
+    message = str(info.value)
+    assert "None" not in message and "nothing.npz" in message, message
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_load_refuses_a_fifo_at_once(tmp_path):
+    fifo = tmp_path / "model.npz"
+    os.mkfifo(fifo)  # with no writer, opening it to read would block forever
+    with pytest.raises(ValueError, match="FIFO"):
+        AlternatingLeastSquares.load(fifo)
+
+
+def test_load_refuses_a_directory(tmp_path):
+    (tmp_path / "model.npz").mkdir()
+    with pytest.raises(ValueError, match="directory"):
+        AlternatingLeastSquares.load(tmp_path / "model.npz")
+
+
+def _temporary(directory, name, age_s):
+    path = directory / f".{name}.{os.urandom(6).hex()}.tmp"
+    path.write_bytes(b"partial archive of a killed save")
+    old = os.stat(path).st_mtime - age_s
+    os.utime(path, (old, old))
+    return path
+
+
+@pytest.mark.skipif(os.name != "posix", reason="temporaries are swept where flock exists")
+def test_save_sweeps_temporaries_of_killed_saves_only(tmp_path):
+    import fcntl
+
+    from fastals import io as model_io
+
+    dead = _temporary(tmp_path, "model.npz", age_s=3600)  # its writer is gone: unlocked
+    young = _temporary(tmp_path, "model.npz", age_s=0)  # may not be locked yet by its writer
+    live = _temporary(tmp_path, "model.npz", age_s=3600)
+    other = _temporary(tmp_path, "other.npz", age_s=3600)  # another target's: not ours
+    with open(live, "rb") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)  # a save still writing it
+        make_model().save(tmp_path / "model.npz")
+    assert not dead.exists()
+    assert young.exists() and live.exists() and other.exists()
+    assert load_model(AlternatingLeastSquares, tmp_path / "model.npz").factors == 4
+    assert model_io.STALE_AGE_S >= 10
+
+
+def test_killed_save_leaves_the_target_intact_and_its_temporary_is_swept(tmp_path):
+    """A save killed with SIGKILL mid-write (in a child process) leaves the old file whole;
+    the next save removes the temporary it left."""
+    target = tmp_path / "model.npz"
+    make_model().save(target)
+    before = target.read_bytes()
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, numpy as np\n"
+            "from fastals import AlternatingLeastSquares as A\n"
+            "m = A(factors=64); m.user_factors = np.ones((1_000_000, 64), np.float32)\n"
+            "m.item_factors = np.zeros((10, 64), np.float32)\n"
+            "print('saving', flush=True); m.save(sys.argv[1])\n",
+            str(target),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout.readline().strip() == "saving"
+    for _ in range(500):  # wait until its temporary exists, then kill it mid-write
+        if list(tmp_path.glob(".model.npz.*.tmp")):
+            break
+        time.sleep(0.002)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert target.read_bytes() == before
+    leftovers = list(tmp_path.glob(".model.npz.*.tmp"))
+    if not leftovers:
+        pytest.skip("the child finished its save before it was killed")
+    for path in leftovers:
+        old = os.stat(path).st_mtime - 3600
+        os.utime(path, (old, old))
+    make_model().save(target)
+    assert not list(tmp_path.glob(".model.npz.*.tmp"))
