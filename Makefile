@@ -2,6 +2,13 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# Numba's on-disk cache keys a kernel on its own source file only, but kernels inline helpers
+# from other files (fastals/_kernels/_jit.py): after an edit of linalg.py, say, the cached cg.py
+# would be stale. `make test` and `make bench` therefore cache under a folder named after a hash
+# of every kernel source, so an edit anywhere starts a fresh cache. An exported NUMBA_CACHE_DIR
+# (as .ci/run sets) wins.
+KERNELS_HASH := $(shell cat fastals/_kernels/*.py | sha1sum | cut -c1-12)
+export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba_cache/$(KERNELS_HASH)
 
 .PHONY: demo test bench compare lint clean clean-cache
 
@@ -33,7 +40,8 @@ lint: $(VENV)/.dev
 clean:
 	rm -rf $(VENV) .pytest_cache .benchmarks .numba_cache
 
-# Numba's on-disk cache keys a kernel on its own file only: after editing a kernel that others
-# call (fastals/_kernels/linalg.py, select.py, ...), their cached code is stale. Run this.
+# Caches outside make (python -m pytest, scripts) live in fastals/_kernels/__pycache__ and go
+# stale the same way after a helper is edited: this removes them, and make's hashed caches.
 clean-cache:
 	find fastals -name '*.nbi' -delete -o -name '*.nbc' -delete
+	rm -rf .numba_cache
