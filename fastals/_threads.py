@@ -22,16 +22,18 @@ its own outputs. BLAS is held to one thread meanwhile (threadpoolctl).
 import os
 import queue
 import threading
-import time
 from contextlib import contextmanager, nullcontext
 
+import numpy as np
 from threadpoolctl import threadpool_limits
+
+from ._kernels.spin import wait_for_change
 
 # Below this many multiply-adds a call runs on one thread: handing out ranges costs more
 # than the work.
 SERIAL_WORK = 2_000_000
 RANGES_PER_THREAD = 8  # ranges per thread and call: small enough to even out a slow thread
-SPIN_S = 0.002  # a pool thread polls this long for its next job before it blocks
+SPIN_POLLS = 2_000_000  # a pool thread polls ~2 ms for its next job before it blocks
 
 
 def max_threads() -> int:
@@ -81,9 +83,10 @@ def thread_scope(num_threads: int, limit_blas: bool = True, work: int | None = N
 
 class _Worker(threading.Thread):
     """A pool thread: runs the jobs put in its queue. After a job it polls for the next one
-    for SPIN_S before it blocks: ``parallel_for`` calls come in quick succession (several
-    per half-sweep), and a thread that stays runnable keeps its core, where one that sleeps
-    may be woken on its caller's core and wait for the scheduler to move it."""
+    (about SPIN_POLLS polls, ~2 ms, without the GIL: ``_kernels.spin``) before it blocks:
+    ``parallel_for`` calls come in quick succession (several per half-sweep), and a thread that
+    stays runnable keeps its core, where one that sleeps may be woken on its caller's core
+    and wait for the scheduler to move it."""
 
     def __init__(self):
         super().__init__(name="fastals-worker", daemon=True)
@@ -94,15 +97,20 @@ class _Worker(threading.Thread):
             self._next()()
 
     def _next(self):
-        deadline = time.perf_counter() + SPIN_S
-        while time.perf_counter() < deadline:
+        seen = int(_signal[0])  # read before the queue: a job put after it changes the signal
+        try:
+            return self.jobs.get_nowait()
+        except queue.Empty:
+            pass
+        if wait_for_change(_signal, seen, SPIN_POLLS) != seen:
             try:
                 return self.jobs.get_nowait()
             except queue.Empty:
-                time.sleep(0)  # yields the GIL and the core
+                pass
         return self.jobs.get()
 
 
+_signal = np.zeros(1, np.int64)  # incremented whenever jobs are handed out
 _workers: list[_Worker] = []
 
 
@@ -116,20 +124,20 @@ def _pool(n: int) -> list[_Worker]:
         return _workers[:n]
 
 
-def parallel_for(kernel, n_tasks: int, *args, grain: int = 1, threads: int | None = None):
+def parallel_for(kernel, n_tasks: int, *args, grain: int = 1, per_thread: int = RANGES_PER_THREAD):
     """``kernel(start, stop, *args)`` over ranges covering tasks 0..n_tasks-1, in parallel.
 
     ``kernel`` is a nogil Numba function whose tasks are independent (each writes only its
-    own outputs). Ranges hold at least ``grain`` tasks; the calling thread works too, and
-    the call returns when every range is done (the first exception is raised then).
+    own outputs). Ranges hold at least ``grain`` tasks, about ``per_thread`` per thread (each
+    costs a call through Numba's dispatcher, some microseconds); the calling thread works
+    too, and the call returns when every range is done (the first exception is raised then).
     """
-    threads = current_threads() if threads is None else threads
-    threads = min(threads, -(-n_tasks // max(1, grain)))
+    threads = min(current_threads(), -(-n_tasks // max(1, grain)))
     if threads <= 1:
         if n_tasks > 0:
             kernel(0, n_tasks, *args)
         return
-    size = max(grain, -(-n_tasks // (threads * RANGES_PER_THREAD)))
+    size = max(grain, -(-n_tasks // (threads * per_thread)))
     starts = iter(range(0, n_tasks, size))
     lock = threading.Lock()
     errors = []
@@ -156,6 +164,7 @@ def parallel_for(kernel, n_tasks: int, *args, grain: int = 1, threads: int | Non
 
     for worker in _pool(helpers):
         worker.jobs.put(job)
+    _signal[0] += 1
     try:
         work()
     finally:

@@ -13,6 +13,7 @@ from ._threads import parallel_for, thread_scope
 
 TRANSPOSE_MIN_QUERIES = 32  # below this, score by dot products instead of copying Y^T
 NO_ROWS = np.empty(0, np.int64)
+STRIP_RANGES = 2  # ranges per thread in each all-pairs strip: a strip is ~1 ms of work
 
 
 def top_k(
@@ -95,9 +96,12 @@ def _pairs_strips(Y, YT, YP, k, norms, ids, scores):
         n_chunks = -(-(n - r0) // pairs.PAIRS_CHUNK)
         parallel_for(
             pairs.strip_columns, n_chunks, r0, r1, first, Y, YT, YP, k, norms, strip, lows,
-            bounds, floors, sizes, ids, scores,
+            bounds, floors, sizes, ids, scores, per_thread=STRIP_RANGES,
         )  # fmt: skip
-        parallel_for(pairs.strip_rows, r1 - r0, r0, strip, norms, k, sizes, ids, scores, grain=8)
+        parallel_for(
+            pairs.strip_rows, r1 - r0, r0, strip, norms, k, sizes, ids, scores, grain=8,
+            per_thread=STRIP_RANGES,
+        )  # fmt: skip
         r0 = r1
     parallel_for(pairs.sort_rows, n, sizes, ids, scores, grain=64)
 

@@ -198,3 +198,20 @@ def test_compare_implicit_quick_run(tmp_path):
     ):
         assert_png(out / "plots" / f"{name}.png")
         assert f"(plots/{name}.png)" in text
+
+
+def test_busy_neighbour_script_runs_and_reports_every_task():
+    """``scripts/busy_neighbour.py`` on a tiny matrix: one row per task, every ratio present.
+    Timings are not asserted."""
+    import subprocess
+
+    pytest.importorskip("implicit")
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "busy_neighbour.py"), "--scale", "0.03",
+         "--repeats", "1"],
+        capture_output=True, text=True, timeout=300, cwd=REPO,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| ")][1:]
+    assert [row.split("|")[1].strip() for row in rows] == ["fit", "recommend", "similar"]
+    assert all(len(re.findall(r"\d+\.\d+x", row)) == 4 for row in rows), done.stdout
