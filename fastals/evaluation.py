@@ -174,7 +174,8 @@ def per_user_metrics(
     per_user=True: the same keys holding float64 arrays (n_users,), NaN for users without
     relevant items, plus ``"hits"`` and ``"n_truth"`` (int64 arrays (n_users,)).
 
-    Definitions (``docs/kuairec.md`` step 5), with rank r = 0..K-1 and T the truth row:
+    Definitions (step 5 of the KuaiRec notebook this project started from), with rank
+    r = 0..K-1 and T the truth row:
     precision = hits / K; recall = hits / |T|; ndcg = sum_hits 1/log2(r+2) divided by
     sum_{j < min(|T|, K)} 1/log2(j+2); map = sum_hits (hits so far)/(r+1) divided by
     min(|T|, K). ndcg and map are implicit's definitions too.

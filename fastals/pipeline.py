@@ -1,6 +1,7 @@
 """The seed notebook's KuaiRec pipeline, run to the end and done right (``fastals kuairec``).
 
-Steps (``../shared/docs/kuairec.md``): load and clean the six tables; train on big_matrix with
+Steps (the KuaiRec notebook this project started from, the "seed notebook"): load and
+clean the six tables; train on big_matrix with
 confidence ``1 + 40 * (watch_ratio >= 2)`` per row, rows of a (user, video) pair summed, users
 and videos indexed in order of first appearance; ALS factors=50, regularization=0.1, 15
 iterations, float32, alpha=1; evaluate top-10 lists on small_matrix (users and videos known in

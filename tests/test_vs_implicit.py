@@ -1,8 +1,8 @@
 """fastals against the reference it replaces: implicit 0.7.3 (CPU ALS).
 
 Every test fits fastals and implicit on identical inputs and seeds and compares the
-learnt factors and training losses (the behaviour matched is described in
-/work/shared/docs/implicit-0.7.3.md).
+learnt factors and training losses (the behaviour matched is implicit 0.7.3's CPU ALS,
+``implicit/cpu/als.py`` and ``_als.pyx`` at that tag).
 implicit is a test-only reference: the whole module is skipped when it is not installed.
 """
 

@@ -5,7 +5,8 @@ One kernel serves both metric definitions fastals reports:
 - implicit 0.7.3's ``ranking_metrics_at_k`` (``implicit/evaluation.pyx``): precision is
   micro-averaged, sum_u hits_u / sum_u min(K, |T_u|) (the two sums are columns here); map,
   ndcg (binary gains, IDCG over min(K, |T_u|)) and the "limited" AUC are per-user means.
-- the seed notebook's per-user means (``docs/kuairec.md`` step 5): precision = hits / K,
+- the seed notebook's per-user means (the KuaiRec notebook this project started from, its
+  evaluation step): precision = hits / K,
   recall = hits / |T_u|, and the same ndcg and map.
 
 Each user's row of ``out`` is written by the one range of lists that holds it and nothing is

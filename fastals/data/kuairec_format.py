@@ -3,8 +3,8 @@
 :func:`write_kuairec_folder` writes the six KuaiRec 2.0 CSV files with the
 real files' columns and quirks, so the whole seed pipeline (load, clean, index,
 fit, evaluate on ``small_matrix``) runs and is tested without the real data.
-The shapes follow the real data's published statistics (see
-``shared/docs/kuairec.md``); where a statistic is not published, the choice
+The shapes follow the real data's published statistics (the KuaiRec paper and
+dataset page); where a statistic is not published, the choice
 made here is stated below as an assumption.
 
 Sizes. ``scale`` is the share of the real row counts: users and videos are
