@@ -114,6 +114,17 @@ _signal = np.zeros(1, np.int64)  # incremented whenever jobs are handed out
 _workers: list[_Worker] = []
 
 
+def _forget_workers():
+    """In a forked child the parent's pool threads do not exist: start afresh there."""
+    global _pool_lock
+    _workers.clear()
+    _pool_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_workers)
+
+
 def _pool(n: int) -> list[_Worker]:
     """At least ``n`` started pool threads."""
     with _pool_lock:

@@ -1,5 +1,6 @@
 """AlternatingLeastSquares: behaviour, structure recovery, determinism, callbacks, refit."""
 
+import os
 import pickle
 
 import numpy as np
@@ -198,3 +199,25 @@ def test_small_work_runs_on_one_thread_with_the_same_results(monkeypatch):
     assert np.array_equal(serial.user_factors, parallel.user_factors)
     assert serial.loss_history == parallel.loss_history
     assert threads.resolve_num_threads(0, work=10**12 - 1) == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_child_starts_its_own_thread_pool(monkeypatch):
+    """The parent's pool threads do not survive fork: a child that fits must not wait on
+    them forever (multiprocessing's fork start method, Dask's process workers)."""
+    import multiprocessing
+
+    import fastals._threads as threads
+
+    monkeypatch.setattr(threads, "SERIAL_WORK", 0)  # even this small fit uses the pool
+    m = small_matrix(shape=(300, 200))
+    fit(m, num_threads=2)  # the parent's pool exists now
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        result = pool.apply_async(_fit_user_factors, (m,))
+        child = result.get(timeout=60)
+    assert np.array_equal(child, fit(m, num_threads=2).user_factors)
+
+
+def _fit_user_factors(m):
+    return fit(m, num_threads=2).user_factors
