@@ -200,8 +200,9 @@ def _index_array(array, what, label):
 
 
 def csr_from_arrays(data, indices, indptr, shape, name):
-    """A canonical CSR (``to_csr``) from stored arrays, e.g. read from a file: every array
-    and the shape checked first, so a crafted file gives a ValueError, never a crash."""
+    """A canonical CSR (``to_csr``) from stored arrays, e.g. read from a file: the shape, the
+    arrays' dimensions and lengths checked here, the structure by ``check_structure``, so a
+    crafted file gives a ValueError, never a crash."""
     shape = tuple(np.asarray(shape).tolist()) if np.ndim(shape) == 1 else shape
     if isinstance(shape, tuple):
         shape = tuple(int(n) if isinstance(n, numbers.Integral) else n for n in shape)
@@ -218,12 +219,10 @@ def csr_from_arrays(data, indices, indptr, shape, name):
         if array.ndim != 1:
             raise ValueError(f"{name}: {what} must be 1-D, got shape {array.shape}")
     data, indices, indptr = arrays
-    if len(indptr) != shape[0] + 1:
+    if len(indptr) != shape[0] + 1:  # before building on ``shape``: it may claim 10**12 rows
         raise ValueError(
             f"{name}: indptr has {len(indptr)} entries, expected {shape[0] + 1} (rows + 1)"
         )
-    if indices.dtype.kind not in "iu" or indptr.dtype.kind not in "iu":
-        raise ValueError(f"{name}: indices and indptr must be integer arrays")
     if len(indices) != len(data):
         raise ValueError(f"{name}: {len(indices)} indices but {len(data)} values")
     matrix = sp.csr_matrix(shape, dtype=data.dtype)  # then the arrays, unchecked by scipy

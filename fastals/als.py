@@ -24,9 +24,8 @@ from ._validation import (
 )
 
 log = logging.getLogger("fastals")
-MAX_ID = (
-    np.iinfo(np.int32).max - 1
-)  # ids come back as int32 (as implicit's): the largest a model grows to
+# ids come back as int32 (as implicit's): the largest id a model grows to
+MAX_ID = np.iinfo(np.int32).max - 1
 
 
 class AlternatingLeastSquares:
@@ -383,10 +382,9 @@ class AlternatingLeastSquares:
     def _partial_fit(self, ids, rows, factors, side):
         self._require_fitted()
         name, rows_name = f"{side}ids", ("user_items" if side == "user" else "item_users")
-        scalar, count = batch_shape(ids, name, f"{side}s")
-        if scalar:
-            raise TypeError(f"{name} must be a 1-D array of integer ids")
         ids = check_ids(ids, None, name, f"{side}s")
+        if ids.ndim == 0:
+            raise TypeError(f"{name} must be a 1-D array of integer ids")
         if ids.size and ids.min() < 0:
             raise IndexError(f"{side}id {int(ids.min())} is negative")
         if ids.size and ids.max() > MAX_ID:
@@ -395,7 +393,7 @@ class AlternatingLeastSquares:
                 "(ids are returned as int32, as implicit returns them)"
             )
         n_rows = rows.shape[0] if hasattr(rows, "shape") else None
-        if n_rows != count:
+        if n_rows != ids.size:
             raise ValueError(f"{rows_name} must contain 1 row for every {side} in {name}")
         recalculate = self.recalculate_user if side == "user" else self.recalculate_item
         solved = recalculate(ids, rows)
@@ -455,12 +453,12 @@ class AlternatingLeastSquares:
         cholesky_substitute(L, weighted)
         keep = conf >= 0
         liked, contributions = liked[keep], (Y[liked[keep]] @ weighted) * conf[keep]
-        order = np.lexsort((liked, contributions))[::-1][:N]
         if not np.isfinite(contributions).all():
             raise ValueError(
                 "user_weights gives non-finite contributions: it is not the Cholesky factor of "
                 "this user's A_u (pass back the user_weights explain returned, or None)"
             )
+        order = np.lexsort((liked, contributions))[::-1][:N]
         top = [(int(liked[j]), float(contributions[j])) for j in order]
         return float(contributions.sum()), top, user_weights
 

@@ -154,11 +154,7 @@ def extra_arrays(extra, model_keys):
 def load_extra(path_or_file: PathOrFile, keys) -> dict:
     """The arrays named ``keys`` in a file saved with ``save_model(..., extra=...)``."""
     source = _resolve_load_path(path_or_file)
-    name = _source_name(source)
-    if hasattr(source, "read"):
-        return _read_npz(source, name, keys)
-    with _open_regular(source, name) as file:
-        return _read_npz(file, name, keys)
+    return _read_source(source, _source_name(source), keys)
 
 
 def _storable_seed(random_state):
@@ -311,12 +307,7 @@ def load_model(cls: type[Model], path_or_file: PathOrFile) -> Model:
     """
     source = _resolve_load_path(path_or_file)
     name = _source_name(source)
-    if hasattr(source, "read"):
-        values = _read_npz(source, name)
-    else:
-        # opened here, not by np.load: np.load leaks its handle when the zip is unreadable
-        with _open_regular(source, name) as file:
-            values = _read_npz(file, name)
+    values = _read_source(source, name)
     missing = [key for key in REQUIRED_KEYS if key not in values]
     if missing:
         raise ValueError(f"{name} is not a fastals/implicit ALS model file: missing keys {missing}")
@@ -351,6 +342,20 @@ def _resolve_load_path(path_or_file):
     raise FileNotFoundError(errno.ENOENT, f"no model file at {where}", candidates[0])
 
 
+def _read_source(source, name, keys=None):
+    """``_read_npz`` of a file object, or of a path opened here (``_open_regular``; not by
+    np.load, which leaks its handle when the zip is unreadable)."""
+    if hasattr(source, "read"):
+        return _read_npz(source, name, keys)
+    with _open_regular(source, name) as file:
+        return _read_npz(file, name, keys)
+
+
+def _not_regular(name, mode):
+    kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO, socket or device"
+    return ValueError(f"{name} is {kind}, not a regular file: not read as a model")
+
+
 def _open_regular(path, name):
     """``path`` opened for binary reading; ValueError unless it is a regular file.
 
@@ -359,23 +364,18 @@ def _open_regular(path, name):
     """
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    except IsADirectoryError:
-        raise ValueError(f"{name} is a directory, not a model file") from None
-    except OSError as exc:  # a socket (ENXIO) or a device that cannot be opened
+    except OSError as exc:  # a directory (EISDIR), a socket (ENXIO), a device
         try:
-            regular = stat.S_ISREG(os.stat(path).st_mode)
+            mode = os.stat(path).st_mode
         except OSError:
             raise exc from None
-        if regular:
+        if stat.S_ISREG(mode):
             raise
-        raise ValueError(
-            f"{name} is a FIFO, socket or device, not a regular file: not read as a model"
-        ) from None
+        raise _not_regular(name, mode) from None
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO, socket or device"
-            raise ValueError(f"{name} is {kind}, not a regular file: not read as a model")
+            raise _not_regular(name, mode)
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
