@@ -4,5 +4,6 @@ __version__ = "0.1.0"
 
 from ._validation import ModelFitError, ParameterWarning  # noqa: E402
 from .als import AlternatingLeastSquares  # noqa: E402
+from .ials import iALS  # noqa: E402
 
-__all__ = ["AlternatingLeastSquares", "ModelFitError", "ParameterWarning", "__version__"]
+__all__ = ["AlternatingLeastSquares", "iALS", "ModelFitError", "ParameterWarning", "__version__"]

@@ -1,7 +1,7 @@
 """Popularity and random recommenders, served by the same top-k kernel as ALS.
 
-Each baseline is a factor model in disguise, so ``recommend`` goes through
-``fastals.recommend.top_k`` exactly like ``AlternatingLeastSquares.recommend``: same output
+Each baseline is a factor model in disguise (``model.FactorModel``), so ``recommend`` goes
+through the same code as ``AlternatingLeastSquares.recommend``: same output
 contract (int32 ids, float32 scores, 1-D for a scalar user and 2-D for an array, filtered
 items at ``-finfo(float32).max`` in the tail, ``items=`` subsets, implicit's tie order), and
 the same path through ``fastals.evaluation`` (or ``implicit.evaluation``).
@@ -19,80 +19,35 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import recommend as serving
-from ._validation import (
-    NotFittedError,
-    batch_shape,
-    check_ids,
-    check_num_threads,
-    check_positive_int,
-    check_rows,
-    to_csr,
-)
+from ._validation import batch_shape, check_ids, check_num_threads, check_positive_int, to_csr
+from .factorization import rng as random_generator
+from .model import FactorModel
 
 __all__ = ["PopularityRecommender", "RandomRecommender"]
 
 DTYPE = np.float32
 
 
-class _FactorBaseline:
-    """Shared serving for the baselines: ``recommend`` over ``user_factors``/``item_factors``."""
-
-    user_factors: np.ndarray | None = None
-    item_factors: np.ndarray | None = None
-    num_threads: int = 0
-
-    def _require_fitted(self):
-        if self.user_factors is None or self.item_factors is None:
-            raise NotFittedError(f"{type(self).__name__} is not fitted yet: call fit() first")
-        return len(self.user_factors), len(self.item_factors)
+class _FactorBaseline(FactorModel):
+    """A baseline's factors for any user id: it ignores a user's history when scoring, so
+    ``recalculate_user`` (and ``recommend(..., recalculate_user=True)``) only lifts the
+    requirement that the id was seen in ``fit``."""
 
     def _new_user_factors(self, userids):
-        """Factors for ``recalculate_user=True`` (ids may exceed the fitted users)."""
         raise NotImplementedError
 
-    def recommend(
-        self,
-        userid,
-        user_items,
-        N=10,
-        filter_already_liked_items=True,
-        filter_items=None,
-        recalculate_user=False,
-        items=None,
-    ):
-        """Top-N items for a user id (1-D results) or an array of ids (2-D results).
+    def recalculate_user(self, userid, user_items):
+        """Factors for ``userid`` (any id >= 0; ``user_items`` is not read)."""
+        self._require_fitted()
+        scalar, _ = batch_shape(userid, "userid", "users")
+        ids = np.atleast_1d(check_ids(userid, np.iinfo(np.int64).max, "userid", "users"))
+        out = self._new_user_factors(ids)
+        return out[0] if scalar else out
 
-        implicit's signature and contract (see ``AlternatingLeastSquares.recommend``):
-        ``user_items`` holds one row per requested user (CSR), needed when filtering liked
-        items or with ``recalculate_user``. The baselines ignore a user's history when
-        scoring, so ``recalculate_user=True`` only lifts the requirement that ``userid`` was
-        seen in ``fit``. Returns (ids int32, scores float32); N is capped at the number of
-        candidate items.
-        """
-        n_users, n_items = self._require_fitted()
-        scalar, count = batch_shape(userid, "userid", "users")
-        rows = None
-        if filter_already_liked_items or recalculate_user:
-            rows = check_rows(user_items, count, n_items, "user_items", "users", "items", n_users)
-        if recalculate_user:
-            ids = np.atleast_1d(check_ids(userid, np.iinfo(np.int64).max, "userid", "users"))
-            queries = self._new_user_factors(ids)
-        else:
-            queries = self.user_factors[
-                np.atleast_1d(check_ids(userid, n_users, "userid", "users"))
-            ]
-        return serving.rank_items(
-            queries,
-            self.item_factors,
-            rows,
-            N,
-            filter_already_liked_items,
-            filter_items,
-            items,
-            self.num_threads,
-            scalar,
-        )
+    def _fitted(self, user_factors, item_factors):
+        self.user_factors, self.item_factors = user_factors, item_factors
+        self._user_norms = self._item_norms = None
+        return self
 
 
 class PopularityRecommender(_FactorBaseline):
@@ -131,9 +86,7 @@ class PopularityRecommender(_FactorBaseline):
         else:
             pop = np.bincount(matrix.indices, weights=matrix.data, minlength=n_items)
         self.item_popularity = pop
-        self.user_factors = np.ones((n_users, 1), dtype=DTYPE)
-        self.item_factors = pop.astype(DTYPE).reshape(-1, 1)
-        return self
+        return self._fitted(np.ones((n_users, 1), dtype=DTYPE), pop.astype(DTYPE).reshape(-1, 1))
 
     def _new_user_factors(self, userids):
         return np.ones((len(userids), 1), dtype=DTYPE)
@@ -162,11 +115,12 @@ class RandomRecommender(_FactorBaseline):
     def fit(self, user_items, show_progress: bool = True):
         """Draw user and item factors for the shape of ``user_items``. Returns self."""
         n_users, n_items = to_csr(user_items, "user_items").shape
-        rng = _rng(self.random_state)
+        rng = random_generator(self.random_state)
         self._seed = int(rng.integers(2**63))
-        self.user_factors = _gaussian((self._seed, 0), (n_users, self.factors))
-        self.item_factors = _gaussian((self._seed, 1), (n_items, self.factors))
-        return self
+        return self._fitted(
+            _gaussian((self._seed, 0), (n_users, self.factors)),
+            _gaussian((self._seed, 1), (n_items, self.factors)),
+        )
 
     def _new_user_factors(self, userids):
         n_users = len(self.user_factors)
@@ -183,9 +137,3 @@ class RandomRecommender(_FactorBaseline):
 
 def _gaussian(seed, shape):
     return np.random.default_rng(seed).standard_normal(shape).astype(DTYPE)
-
-
-def _rng(random_state):
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(2**31))
-    return np.random.default_rng(random_state)

@@ -105,22 +105,10 @@ def model_arrays(model):
     Returns a dict in implicit's key order; None values (and a ``random_state`` that is not
     an int) are left out.
     """
-    dtype = np.dtype(model.dtype)
-    values = {
-        "user_factors": model.user_factors,
-        "item_factors": model.item_factors,
-        "regularization": model.regularization,
-        "factors": model.factors,
-        "num_threads": model.num_threads,
-        "iterations": model.iterations,
-        "use_native": model.use_native,
-        "use_cg": model.use_cg,
-        "cg_steps": model.cg_steps,
-        "calculate_training_loss": model.calculate_training_loss,
-        "dtype": dtype.name,
-        "random_state": _storable_seed(model.random_state),
-        "alpha": model.alpha,
-    }
+    values = {"user_factors": model.user_factors, "item_factors": model.item_factors}
+    values.update(model._saved_params())
+    values["random_state"] = _storable_seed(values.get("random_state"))
+    vectors = getattr(model, "_saved_vectors", dict)()
     arrays = {}
     for key, value in values.items():
         if value is None:
@@ -131,6 +119,7 @@ def model_arrays(model):
         else:
             _check_scalar_array(key, array)
         arrays[key] = array
+    arrays.update({key: np.asarray(v) for key, v in vectors.items() if v is not None})
     return arrays
 
 
@@ -308,14 +297,19 @@ def load_model(cls: type[Model], path_or_file: PathOrFile) -> Model:
     source = _resolve_load_path(path_or_file)
     name = _source_name(source)
     values = _read_source(source, name)
-    missing = [key for key in REQUIRED_KEYS if key not in values]
+    tag = _scalar(values, "model", name)
+    if tag != getattr(cls, "MODEL_TAG", None):
+        held = tag or "AlternatingLeastSquares"
+        raise ValueError(f"{name} holds an {held} model: load it with {held}.load")
+    required = getattr(cls, "SAVED_KEYS", REQUIRED_KEYS)
+    optional = getattr(cls, "OPTIONAL_SAVED_KEYS", OPTIONAL_SCALAR_KEYS)
+    missing = [key for key in required if key not in values]
     if missing:
         raise ValueError(f"{name} is not a fastals/implicit ALS model file: missing keys {missing}")
-    params = {key: _scalar(values, key, name) for key in REQUIRED_KEYS + OPTIONAL_SCALAR_KEYS}
-    if params["random_state"] is None:
-        del params["random_state"]
+    params = {key: _scalar(values, key, name) for key in required + optional if key in values}
+    vectors = {key: _vector(values, key, name) for key in getattr(cls, "SAVED_VECTORS", ())}
     try:
-        model = cls(**params)
+        model = cls._from_saved(params, vectors) if hasattr(cls, "_from_saved") else cls(**params)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name}: invalid hyper-parameter in model file: {exc}") from exc
     for key in FACTOR_KEYS:
@@ -443,6 +437,16 @@ def _scalar(values, key, name):
             f"{name}: {key!r} must be a scalar, got {array.dtype} array of shape {array.shape}"
         )
     return array.item()
+
+
+def _vector(values, key, name):
+    """``values[key]`` as a 1-D finite float64 array; None when absent."""
+    if key not in values:
+        return None
+    array = values[key]
+    if array.ndim != 1 or array.dtype.kind not in "biuf" or not np.isfinite(array).all():
+        raise ValueError(f"{name}: {key!r} must be a 1-D array of finite numbers")
+    return array.astype(np.float64)
 
 
 def _factors(values, key, model, name):

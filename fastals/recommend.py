@@ -171,34 +171,3 @@ def check_n(N, n_candidates):
     if isinstance(N, bool) or not isinstance(N, (int, np.integer)) or N < 0:
         raise ValueError(f"N must be an integer >= 0, got {N!r}")
     return min(int(N), n_candidates)
-
-
-def rank_items(
-    queries, item_factors, rows, N, filter_liked, filter_items, items, num_threads, scalar
-):
-    """The part of ``recommend`` every model shares, once its query factors are known.
-
-    ``rows`` (one CSR row per query, or None) holds the liked items filtered when
-    ``filter_liked``; ``items`` restricts the candidates (ids then come from the sorted
-    ``items``); ``filter_items`` cannot be combined with it. Returns implicit's output
-    contract: (ids, scores), 1-D when ``scalar``.
-    """
-    n_items = len(item_factors)
-    candidates, item_pos = item_factors, None
-    if items is not None:
-        if nonempty(filter_items):
-            raise ValueError("Can't set both items and filter_items in recommend call")
-        items, item_pos = subset_positions(items, n_items, "items", "items")
-        candidates = item_factors[items]
-    ids, scores = top_k(
-        queries,
-        candidates,
-        check_n(N, len(candidates)),
-        liked=rows if filter_liked else None,
-        item_pos=item_pos,
-        filter_pos=filter_positions(filter_items, n_items, "filter_items", "items"),
-        num_threads=num_threads,
-    )
-    if items is not None:
-        ids = items[ids]
-    return (ids[0], scores[0]) if scalar else (ids, scores)

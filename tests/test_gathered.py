@@ -71,6 +71,6 @@ def test_weighted_pass_against_numpy(dtype, k, with_rhs):
         y, c = Y[indices[idx]].astype(np.float64), float(data[idx])
         t = sign * (abs(c) - 1) * (y @ v.astype(np.float64)) + (max(c, 0) if with_rhs else 0)
         expected += t * y
-    weighted_pass(indices, data, start, end, Y, v, out, dtype(sign), with_rhs)
+    weighted_pass(indices, data, start, end, Y, v, out, dtype(sign), with_rhs, dtype(1))
     tol = 1e-4 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(out, expected, rtol=tol, atol=tol * k)

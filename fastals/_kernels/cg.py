@@ -33,7 +33,7 @@ def cg_row(indices, data, start, w_end, Y, A0, x, b_unit, cg_steps, r, p, Ap):
     symv(A0, x, r, -one)
     for j in range(r.shape[0]):
         r[j] += b_unit[j]
-    weighted_pass(indices, data, start, w_end, Y, x, r, -one, True)
+    weighted_pass(indices, data, start, w_end, Y, x, r, -one, True, one)
     p[:] = r
     rs_old = dot(r, r)
     if rs_old < 1e-20:
@@ -41,7 +41,7 @@ def cg_row(indices, data, start, w_end, Y, A0, x, b_unit, cg_steps, r, p, Ap):
     for _ in range(cg_steps):
         # Ap = A0 p + sum_weighted (|c| - 1) (y.p) y
         symv(A0, p, Ap, one)
-        weighted_pass(indices, data, start, w_end, Y, p, Ap, one, False)
+        weighted_pass(indices, data, start, w_end, Y, p, Ap, one, False, one)
         a = rs_old / dot(p, Ap)
         axpy(a, p, x)
         axpy(-a, Ap, r)

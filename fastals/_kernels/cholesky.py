@@ -15,21 +15,21 @@ from .woodbury import low_rank_scratch, low_rank_solve
 
 
 @jit()
-def add_weighted_outer_products(indices, data, start, w_end, Y, A):
-    """A += sum_{|c| != 1} (|c| - 1) y_i y_i^T, lower triangle only.
+def add_weighted_outer_products(indices, data, start, w_end, Y, A, offset):
+    """A += sum_{|c| != 1} (|c| - offset) y_i y_i^T, lower triangle only (``offset``: 1 for
+    implicit's objective, 0 for iALS's, whose stored weights enter A_u whole).
 
     Four entries at a time: each element of A is loaded and stored once per four rank-1
     updates (the update is bound by those loads and stores, not by the multiply-adds).
     """
-    one = A.dtype.type(1)
     k = A.shape[0]
     idx = start
     while idx + 4 <= w_end:
         i0, i1, i2, i3 = indices[idx], indices[idx + 1], indices[idx + 2], indices[idx + 3]
-        w0 = abs(data[idx]) - one
-        w1 = abs(data[idx + 1]) - one
-        w2 = abs(data[idx + 2]) - one
-        w3 = abs(data[idx + 3]) - one
+        w0 = abs(data[idx]) - offset
+        w1 = abs(data[idx + 1]) - offset
+        w2 = abs(data[idx + 2]) - offset
+        w3 = abs(data[idx + 3]) - offset
         for a in range(k):
             v0, v1, v2, v3 = w0 * Y[i0, a], w1 * Y[i1, a], w2 * Y[i2, a], w3 * Y[i3, a]
             for m in range(a + 1):
@@ -37,7 +37,7 @@ def add_weighted_outer_products(indices, data, start, w_end, Y, A):
         idx += 4
     while idx < w_end:
         i = indices[idx]
-        w = abs(data[idx]) - one
+        w = abs(data[idx]) - offset
         for a in range(k):
             wa = w * Y[i, a]
             for m in range(a + 1):
@@ -67,7 +67,7 @@ def _solve_row(u, indptr, unit_run, weighted_run, X, Y, A0, Z, max_rank, scratch
             for b in range(a + 1):  # the lower triangle is all the factorisation reads
                 A[a, b] = A0[a, b]
         rhs(u_indices, u_data, u_start[u], u_end[u], w_indices, w_data, w_start[u], w_end[u], Y, x)
-        add_weighted_outer_products(w_indices, w_data, w_start[u], w_end[u], Y, A)
+        add_weighted_outer_products(w_indices, w_data, w_start[u], w_end[u], Y, A, A.dtype.type(1))
         info = cholesky_solve(A, x)
         if info != 0:
             status[u] = info

@@ -39,15 +39,15 @@ def unit_sum(indices, data, start, end, Y, b):
 
 
 @jit()
-def weighted_pass(indices, data, start, w_end, Y, v, out, sign, with_rhs):
+def weighted_pass(indices, data, start, w_end, Y, v, out, sign, with_rhs, offset):
     """out += sum over the run of |c| != 1 entries of t_i y_i, where
 
-    t_i = sign * (|c_i| - 1) * (y_i . v)  (+ max(c_i, 0) when ``with_rhs``).
+    t_i = sign * (|c_i| - offset) * (y_i . v)  (+ max(c_i, 0) when ``with_rhs``).
 
     With sign=+1 this adds the weighted part of A_u v; with sign=-1 and ``with_rhs`` it adds
-    the weighted part of b_u - A_u v (the CG residual), in one pass.
+    the weighted part of b_u - A_u v (the CG residual), in one pass. ``offset`` is 1 for
+    implicit's objective (the stored cells' C - 1) and 0 for iALS's (their weight w).
     """
-    one = out.dtype.type(1)
     zero = out.dtype.type(0)
     k = v.shape[0]
     s = span(Y, v, out)  # factors 0..s-1 of the eight-entry blocks: 512-bit IR (``gathered``)
@@ -68,14 +68,14 @@ def weighted_pass(indices, data, start, w_end, Y, v, out, sign, with_rhs):
             d7 += Y[i7, j] * vj
         c0, c1, c2, c3 = data[idx], data[idx + 1], data[idx + 2], data[idx + 3]
         c4, c5, c6, c7 = data[idx + 4], data[idx + 5], data[idx + 6], data[idx + 7]
-        t0 = sign * (abs(c0) - one) * d0
-        t1 = sign * (abs(c1) - one) * d1
-        t2 = sign * (abs(c2) - one) * d2
-        t3 = sign * (abs(c3) - one) * d3
-        t4 = sign * (abs(c4) - one) * d4
-        t5 = sign * (abs(c5) - one) * d5
-        t6 = sign * (abs(c6) - one) * d6
-        t7 = sign * (abs(c7) - one) * d7
+        t0 = sign * (abs(c0) - offset) * d0
+        t1 = sign * (abs(c1) - offset) * d1
+        t2 = sign * (abs(c2) - offset) * d2
+        t3 = sign * (abs(c3) - offset) * d3
+        t4 = sign * (abs(c4) - offset) * d4
+        t5 = sign * (abs(c5) - offset) * d5
+        t6 = sign * (abs(c6) - offset) * d6
+        t7 = sign * (abs(c7) - offset) * d7
         if with_rhs:
             t0 += max(c0, zero)
             t1 += max(c1, zero)
@@ -104,10 +104,10 @@ def weighted_pass(indices, data, start, w_end, Y, v, out, sign, with_rhs):
             d2 += Y[i2, j] * vj
             d3 += Y[i3, j] * vj
         c0, c1, c2, c3 = data[idx], data[idx + 1], data[idx + 2], data[idx + 3]
-        t0 = sign * (abs(c0) - one) * d0
-        t1 = sign * (abs(c1) - one) * d1
-        t2 = sign * (abs(c2) - one) * d2
-        t3 = sign * (abs(c3) - one) * d3
+        t0 = sign * (abs(c0) - offset) * d0
+        t1 = sign * (abs(c1) - offset) * d1
+        t2 = sign * (abs(c2) - offset) * d2
+        t3 = sign * (abs(c3) - offset) * d3
         if with_rhs:
             t0 += max(c0, zero)
             t1 += max(c1, zero)
@@ -122,7 +122,7 @@ def weighted_pass(indices, data, start, w_end, Y, v, out, sign, with_rhs):
         d = zero
         for j in range(k):
             d += Y[i, j] * v[j]
-        t = sign * (abs(c) - one) * d
+        t = sign * (abs(c) - offset) * d
         if with_rhs:
             t += max(c, zero)
         for j in range(k):

@@ -84,21 +84,22 @@ def solve_low_rank(Y, regularization, cols, values):
     return x0 - Z @ np.linalg.solve(S, W @ x0)
 
 
-def conjugate_gradient(A, b, x0, steps):
+def conjugate_gradient(A_times, b, x0, steps):
     """``steps`` iterations of CG on A x = b from the warm start ``x0`` (Takacs et al. 2011).
 
-    Each step moves x along a search direction p that is A-conjugate to the previous ones;
-    the residual r = b - A x shrinks, and after k steps (exact arithmetic) x solves the
-    system. ALS needs only a few steps per sweep because x0 is last sweep's answer.
+    ``A_times(p)`` returns A p: CG needs A only through products, so A is never formed
+    (``product``). Each step moves x along a search direction p that is A-conjugate to the
+    previous ones; the residual r = b - A x shrinks, and after k steps (exact arithmetic) x
+    solves the system. ALS needs only a few steps per sweep because x0 is last sweep's answer.
     """
     x = x0.copy()
-    r = b - A @ x  # residual
+    r = b - A_times(x)  # residual
     p = r.copy()  # first search direction: steepest descent
     rs_old = r @ r
     if rs_old < RESIDUAL_GUARD:
         return x
     for _ in range(steps):
-        Ap = A @ p
+        Ap = A_times(p)
         step = rs_old / (p @ Ap)  # exact line search along p
         x = x + step * p
         r = r - step * Ap
@@ -110,22 +111,39 @@ def conjugate_gradient(A, b, x0, steps):
     return x
 
 
+def product(A0, Y_stored, weights):
+    """The function p -> A_u p = A0 p + sum_i weights_i (y_i . p) y_i, without forming A_u.
+
+    A0 (k, k) is shared by all rows, ``Y_stored`` holds the rows y_i of the row's stored
+    cells and ``weights`` their weights in A_u (C_ui - 1 here; w_ui in iALS). Cost: k^2 for
+    A0 p plus 2k per stored cell, instead of k^2 per stored cell to build A_u.
+    """
+    return lambda p: A0 @ p + Y_stored.T @ (weights * (Y_stored @ p))
+
+
 def half_sweep(Cui, X, Y, regularization, use_cg=True, cg_steps=3):
     """Solve every row of X against fixed Y; returns the new X (a copy).
 
-    ``Cui`` is the n_rows x n_cols CSR of stored values; empty rows get x_u = 0.
+    ``Cui`` is the n_rows x n_cols CSR of stored values; empty rows get x_u = 0. CG uses the
+    matrix-free product (``product``); Cholesky builds A_u (``normal_equations``).
     """
     Cui = sp.csr_matrix(Cui)
     X_new = np.array(X, copy=True)
+    k = Y.shape[1]
+    A0 = Y.T @ Y + regularization * np.eye(k, dtype=Y.dtype)
     for u in range(Cui.shape[0]):
         lo, hi = Cui.indptr[u], Cui.indptr[u + 1]
         if lo == hi:
             X_new[u] = 0
             continue
-        A, b = normal_equations(Y, regularization, Cui.indices[lo:hi], Cui.data[lo:hi])
+        cols, values = Cui.indices[lo:hi], Cui.data[lo:hi]
         if use_cg:
-            X_new[u] = conjugate_gradient(A, b, X_new[u], cg_steps)
+            C, p = confidence_and_preference(values)
+            b = Y[cols].T @ (C * p)
+            A_times = product(A0, Y[cols], C - 1)
+            X_new[u] = conjugate_gradient(A_times, b, X_new[u], cg_steps)
         else:
+            A, b = normal_equations(Y, regularization, cols, values)
             X_new[u] = solve_exact(A, b)
     return X_new
 

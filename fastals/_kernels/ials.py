@@ -1,0 +1,120 @@
+"""Exact and CG half-sweeps of iALS (Rendle, Krichene, Zhang & Koren 2022, eqs. 2-5).
+
+With the other side's factors Y fixed, row u's part of the objective is the quadratic
+
+    sum_{i in I_u} w_ui (x . y_i - 1)^2 + s_u x^T G x + lambda_u |x|^2
+
+whose minimiser solves
+
+    A_u x = b_u,  A_u = s_u G + lambda_u I + sum_{i in I_u} w_ui y_i y_i^T,  b_u = sum w_ui y_i.
+
+G (k, k) is shared: Y^T Y with the unobserved weight in ``s_u`` (``s_u = alpha0`` for every
+row), or eALS's sum_i c_i y_i y_i^T with s_u = 1 on the user side and X^T X with s_i = c_i on
+the item side. ``lambda_u`` is lambda (|I_u| + alpha0 |I|)^nu. Unlike implicit's objective,
+every stored entry enters A_u (with weight w, not C - 1), so there is no unit run.
+
+Arguments travel bundled: ``rows`` = (indptr, indices, data) of the side's CSR (data = w in
+X's dtype), ``system`` = (G, gram_scale, reg) with ``gram_scale`` and ``reg`` of shape
+(n_rows,) in X's dtype.
+"""
+
+import numpy as np
+
+from ._jit import jit
+from .cholesky import add_weighted_outer_products
+from .linalg import axpy, cholesky_solve, dot, symv
+from .rows import weighted_pass
+
+
+@jit()
+def _system_product(G, s, lam, v, out, scale):
+    """out = scale * (s G + lambda I) v."""
+    symv(G, v, out, scale * s)
+    axpy(scale * lam, v, out)
+
+
+@jit()
+def ials_cg_row(indices, data, start, end, Y, G, s, lam, x, cg_steps, r, p, Ap):
+    """``cg_steps`` CG iterations on row u's iALS system from the warm start ``x`` (in place);
+    ``r``, ``p``, ``Ap`` are scratch vectors of length k. The products A_u v are matrix-free:
+    (s G + lambda I) v plus one dot and one axpy per stored entry (Takacs et al. 2011).
+    Stops when r.r < 1e-20, as the implicit-objective kernel does."""
+    one = x.dtype.type(1)
+    zero = x.dtype.type(0)
+    # r = b - A x = -(s G + lambda I) x + sum w (1 - y.x) y
+    _system_product(G, s, lam, x, r, -one)
+    weighted_pass(indices, data, start, end, Y, x, r, -one, True, zero)
+    p[:] = r
+    rs_old = dot(r, r)
+    if rs_old < 1e-20:
+        return
+    for _ in range(cg_steps):
+        _system_product(G, s, lam, p, Ap, one)
+        weighted_pass(indices, data, start, end, Y, p, Ap, one, False, zero)
+        a = rs_old / dot(p, Ap)
+        axpy(a, p, x)
+        axpy(-a, Ap, r)
+        rs_new = dot(r, r)
+        if rs_new < 1e-20:
+            break
+        beta = rs_new / rs_old
+        for j in range(x.shape[0]):
+            p[j] = r[j] + beta * p[j]
+        rs_old = rs_new
+
+
+@jit()
+def ials_cg_sweep(u0, u1, rows, X, Y, system, cg_steps):
+    """CG on the rows u0..u1-1 of ``X`` (n_rows, k) against ``Y`` (n_cols, k), in place;
+    empty rows become 0 (their exact solution). ``_threads.parallel_for`` runs ranges."""
+    indptr, indices, data = rows
+    G, gram_scale, reg = system
+    k = X.shape[1]
+    r = np.empty(k, X.dtype)
+    p = np.empty(k, X.dtype)
+    Ap = np.empty(k, X.dtype)
+    for u in range(u0, u1):
+        if indptr[u] == indptr[u + 1]:
+            X[u, :] = 0.0
+            continue
+        x = X[u]
+        ials_cg_row(
+            indices, data, indptr[u], indptr[u + 1], Y, G, gram_scale[u], reg[u], x, cg_steps,
+            r, p, Ap,
+        )  # fmt: skip
+
+
+@jit()
+def ials_cholesky_sweep(u0, u1, rows, X, Y, system, status):
+    """Overwrite the rows u0..u1-1 of ``X`` with the exact solution of their iALS systems.
+
+    ``status`` (n_rows,) int32 receives 0 or the failed pivot (1-based) where A_u is not
+    positive definite (that row of X is then left unchanged). Cost per row: k^2 per stored
+    entry plus k^3/3.
+    """
+    indptr, indices, data = rows
+    G, gram_scale, reg = system
+    k = X.shape[1]
+    zero = X.dtype.type(0)
+    A = np.empty((k, k), X.dtype)
+    b = np.empty(k, X.dtype)
+    for u in range(u0, u1):
+        status[u] = 0
+        start, end = indptr[u], indptr[u + 1]
+        s, lam = gram_scale[u], reg[u]
+        for a in range(k):
+            for m in range(a + 1):  # the lower triangle is all the factorisation reads
+                A[a, m] = s * G[a, m]
+            A[a, a] += lam
+        b[:] = 0
+        for idx in range(start, end):
+            w = data[idx]
+            i = indices[idx]
+            for j in range(k):
+                b[j] += w * Y[i, j]
+        add_weighted_outer_products(indices, data, start, end, Y, A, zero)
+        info = cholesky_solve(A, b)
+        if info != 0:
+            status[u] = info
+            continue
+        X[u, :] = b

@@ -1,0 +1,190 @@
+"""iALS's sides, systems and epochs: what ``iALS.fit`` runs, solver by solver.
+
+``Side`` holds one side's stored weights (a CSR of w_ui in the model dtype) with the slots of
+the shared prediction cache, and its rows' unobserved-weight scale s_u and regularisation
+lambda_u (``_kernels/ials.py`` states the system). ``epoch`` runs one iteration of a solver.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._kernels.ials import ials_cg_sweep, ials_cholesky_sweep
+from ._kernels.subspace import block_step, cd_sweep, predictions
+from ._threads import parallel_for
+from .solvers import gram
+
+SOLVERS = ("cholesky", "cg", "ials++", "cd")
+ROW_GRAIN = 16
+
+
+@dataclass
+class Side:
+    """One side's rows: ``rows`` = (indptr, indices, data) of the CSR of weights, ``slots``
+    (nnz,) the prediction-cache slot of each entry, ``scale`` and ``reg`` (n_rows,)."""
+
+    rows: tuple
+    slots: np.ndarray
+    scale: np.ndarray
+    reg: np.ndarray
+
+    @property
+    def n_rows(self):
+        return len(self.rows[0]) - 1
+
+
+def item_weights(counts, unobserved_weight, popularity_exp, normaliser=None):
+    """Each item's unobserved weight c_i (float64) and the normaliser used.
+
+    ``popularity_exp`` None: ``unobserved_weight`` (alpha0) for every item. Else eALS's
+    popularity weighting (He et al. 2016, c_i = c0 f_i^e / sum_j f_j^e with f_i the item's
+    count) with c0 = alpha0 |I|, i.e. c_i = alpha0 f_i^e / mean_j f_j^e: the mean weight
+    stays alpha0. ``normaliser`` (mean_j f_j^e over the training items) is computed from
+    ``counts`` unless given (folding new items in keeps the training one).
+    """
+    counts = np.asarray(counts, np.float64)
+    if popularity_exp is None:
+        return np.full(len(counts), float(unobserved_weight)), None
+    powered = counts**popularity_exp
+    if normaliser is None:
+        normaliser = float(powered.mean()) or 1.0
+    return unobserved_weight * powered / normaliser, normaliser
+
+
+def row_regularization(regularization, exponent, counts, unobserved_total):
+    """lambda_u = lambda (|I_u| + unobserved weight summed over the row's cells)^nu, as
+    google-research's ``ials`` computes it (Rendle et al. 2022, eq. 5)."""
+    return regularization * (np.asarray(counts, np.float64) + unobserved_total) ** exponent
+
+
+def build_sides(W, model, c):
+    """The users' and items' ``Side`` for the weights ``W`` (users x items CSR, w >= 0, no
+    stored zeros, data in the model dtype) and item weights ``c`` (float64)."""
+    n_users, n_items = W.shape
+    dtype = W.dtype
+    nnz = W.nnz
+    slot_dtype = np.int32 if nnz < 2**31 else np.int64
+    user_slots = np.arange(nnz, dtype=slot_dtype)
+    T = sp.csr_matrix((user_slots, W.indices, W.indptr), shape=W.shape).T.tocsr()
+    item_slots = np.ascontiguousarray(T.data, dtype=slot_dtype)
+    item_rows = (T.indptr, T.indices, np.ascontiguousarray(W.data[item_slots]))
+    user_counts, item_counts = np.diff(W.indptr), np.diff(T.indptr)
+    lam, nu = model.regularization, model.regularization_exp
+    uniform = model.popularity_exp is None
+    alpha0 = model.unobserved_weight
+    users = Side(
+        (W.indptr, W.indices, W.data),
+        user_slots,
+        np.full(n_users, alpha0 if uniform else 1.0, dtype),
+        row_regularization(lam, nu, user_counts, c.sum()).astype(dtype),
+    )
+    items = Side(
+        item_rows,
+        item_slots,
+        c.astype(dtype) if not uniform else np.full(n_items, alpha0, dtype),
+        row_regularization(lam, nu, item_counts, c * n_users).astype(dtype),
+    )
+    return users, items
+
+
+def gram_matrix(F, c=None):
+    """F^T diag(c) F (k, k) in F's dtype (F^T F when ``c`` is None)."""
+    if c is None:
+        return gram(F)
+    return gram(np.ascontiguousarray(F * np.sqrt(c).astype(F.dtype)[:, None]))
+
+
+def exact_sweep(side, X, Y, G, solver, cg_steps):
+    """Solve every row of ``X`` against fixed ``Y`` (G: the shared Gram); in place."""
+    system = (G, side.scale, side.reg)
+    if solver == "cg":
+        parallel_for(ials_cg_sweep, side.n_rows, side.rows, X, Y, system, cg_steps, grain=ROW_GRAIN)
+        return
+    status = np.zeros(side.n_rows, np.int32)
+    parallel_for(ials_cholesky_sweep, side.n_rows, side.rows, X, Y, system, status, grain=ROW_GRAIN)
+    _raise_on_failure(status)
+
+
+def epoch(model, users, items, X, Y, c):
+    """One iteration of ``model.solver`` on the factors ``X`` (users) and ``Y`` (items), in
+    place; ``c``: item unobserved weights (None when uniform, folded into the scales)."""
+    solver = model.solver
+    if solver in ("cholesky", "cg"):
+        exact_sweep(users, X, Y, gram_matrix(Y, c), solver, model.cg_steps)
+        exact_sweep(items, Y, X, gram_matrix(X), solver, model.cg_steps)
+        return
+    pred = np.empty(len(users.slots), X.dtype)  # fresh each epoch: no drift across epochs
+    parallel_for(predictions, users.n_rows, users.rows, users.slots, X, Y, pred, grain=64)
+    GY, GX = gram_matrix(Y, c), gram_matrix(X)
+    if solver == "cd":
+        parallel_for(cd_sweep, users.n_rows, users.rows, users.slots, X, Y,
+                     (GY, users.scale, users.reg), pred, grain=ROW_GRAIN)  # fmt: skip
+        GX = gram_matrix(X)
+        parallel_for(cd_sweep, items.n_rows, items.rows, items.slots, Y, X,
+                     (GX, items.scale, items.reg), pred, grain=ROW_GRAIN)  # fmt: skip
+        return
+    k = X.shape[1]
+    for b0 in range(0, k, model.block_size):  # iALS++: each block, users then items
+        b1 = min(k, b0 + model.block_size)
+        _block(users, X, Y, GY, b0, b1, pred)
+        _update_gram_block(GX, X, None, b0, b1)
+        _block(items, Y, X, GX, b0, b1, pred)
+        _update_gram_block(GY, Y, c, b0, b1)
+
+
+def _block(side, X, Y, G, b0, b1, pred):
+    status = np.zeros(side.n_rows, np.int32)
+    parallel_for(block_step, side.n_rows, side.rows, side.slots, X, Y,
+                 (G, side.scale, side.reg), b0, b1, pred, status, grain=ROW_GRAIN)  # fmt: skip
+    _raise_on_failure(status)
+
+
+def _update_gram_block(G, F, c, b0, b1):
+    """Rows and columns b0..b1-1 of G = F^T diag(c) F after F's columns b0..b1-1 changed.
+
+    BLAS (held to one thread by ``thread_scope``, so the result does not depend on the
+    thread count); cost n k (b1 - b0) instead of n k^2 for the whole Gram."""
+    left = F[:, b0:b1] if c is None else F[:, b0:b1] * c.astype(F.dtype)[:, None]
+    block = left.T @ F
+    G[b0:b1, :] = block
+    G[:, b0:b1] = block.T
+
+
+def _raise_on_failure(status):
+    failed = np.flatnonzero(status)
+    if failed.size:
+        row = int(failed[0])
+        raise ValueError(
+            f"Cholesky failed on row {row} (pivot {status[row]} not positive; {failed.size} "
+            "rows failed): the system is singular. Use regularization > 0 or "
+            "unobserved_weight > 0."
+        )
+
+
+def objective(W, X, Y, model, c):
+    """Rendle et al.'s loss L (eqs. 2-5), in float64, for weights ``W`` (users x items CSR)
+    and item weights ``c`` (float64, (n_items,)):
+
+    sum_{(u,i) stored} w (x_u.y_i - 1)^2 + sum_{u,i} c_i (x_u.y_i)^2
+    + lambda (sum_u nu_u |x_u|^2 + sum_i nu_i |y_i|^2).
+
+    The all-pairs term is trace(X^T X Y^T diag(c) Y), computed without the n_users x n_items
+    scores."""
+    X64, Y64 = X.astype(np.float64), Y.astype(np.float64)
+    n_users, n_items = W.shape
+    pred = np.empty(W.nnz, np.float64)
+    slots = np.arange(W.nnz, dtype=np.int64)
+    rows = (W.indptr, W.indices, W.data)
+    parallel_for(predictions, n_users, rows, slots, X64, Y64, pred, grain=64)
+    observed = float(np.sum(W.data.astype(np.float64) * (pred - 1.0) ** 2))
+    all_pairs = float(np.sum((X64.T @ X64) * ((Y64 * c[:, None]).T @ Y64)))
+    lam, nu = model.regularization, model.regularization_exp
+    user_counts = np.diff(W.indptr)
+    item_counts = np.bincount(W.indices, minlength=n_items)
+    reg_u = row_regularization(lam, nu, user_counts, c.sum())
+    reg_i = row_regularization(lam, nu, item_counts, c * n_users)
+    penalty = float(
+        reg_u @ np.einsum("ij,ij->i", X64, X64) + reg_i @ np.einsum("ij,ij->i", Y64, Y64)
+    )
+    return observed + all_pairs + penalty
