@@ -201,7 +201,11 @@ def test_save_load_round_trip(popularity_exp):
     m.save(buffer)
     buffer.seek(0)
     loaded = iALS.load(buffer)
-    assert (loaded.solver, loaded.block_size, loaded.popularity_exp) == ("ials++", 4, popularity_exp)
+    assert (loaded.solver, loaded.block_size, loaded.popularity_exp) == (
+        "ials++",
+        4,
+        popularity_exp,
+    )
     np.testing.assert_array_equal(loaded.user_factors, m.user_factors)
     np.testing.assert_array_equal(
         loaded.recalculate_item(1, W.T.tocsr()[1]), m.recalculate_item(1, W.T.tocsr()[1])
