@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from harness import DEFAULT_DATA_DIR, LASTFM_FILE, ML100K_FILE
+from harness.data import DEFAULT_DATA_DIR, LASTFM_FILE, ML100K_FILE
 
 ROUNDS = 5
 LIBRARIES = ["fastals", "implicit"]

@@ -15,7 +15,7 @@ import importlib
 
 import numpy as np
 import pytest
-from harness import model_with_factors, timed
+from harness.models import model_with_factors, timed
 
 FACTORS = 50
 METRICS = ("precision", "map", "ndcg", "auc")

@@ -13,10 +13,10 @@ Per-iteration cost without the set-up is ``bench_fit_factors.py``.
 
 from __future__ import annotations
 
-import harness
 import numpy as np
 import pytest
-from harness import blas_scope
+from harness import models
+from harness.models import blas_scope
 
 ROUNDS = 5
 # factors=128 exceeds the smoke-mode matrix's 72 users: fastals warns, as it should
@@ -35,10 +35,10 @@ SOLVERS = [
 
 
 def model_class(library: str):
-    """harness.model_class, with implicit skipped cleanly when it is not installed."""
+    """harness.models.model_class, with implicit skipped cleanly when it is not installed."""
     if library == "implicit":
         pytest.importorskip("implicit.cpu.als")
-    return harness.model_class(library)
+    return models.model_class(library)
 
 
 @pytest.mark.parametrize("solver,factors", SOLVERS)

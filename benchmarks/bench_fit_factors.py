@@ -2,7 +2,7 @@
 
 Timed: the users half-sweep then the items half-sweep, what both libraries' ``fit`` callbacks
 time per iteration. Everything ``fit`` does once (validation, confidences, transpose, fastals'
-row reordering) is prepared outside the timing by ``harness.AlsIteration``; a first call
+row reordering) is prepared outside the timing by ``harness.models.AlsIteration``; a first call
 (JIT compile or cache load, recorded as ``extra_info["first_call_s"]``) is excluded. Each
 round continues from the previous factors, as a fit's iterations do. implicit runs with 1
 BLAS thread. Same KuaiRec-like matrix for both (``conftest.kuairec_matrix``). Run timed::
@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 import pytest
-from harness import AlsIteration
+from harness.models import AlsIteration
 
 ROUNDS = 5
 FACTORS = (32, 64, 128)

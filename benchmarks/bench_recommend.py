@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from bench_fit import model_class
-from harness import model_with_factors, random_factors, timed
+from harness.models import model_with_factors, random_factors, timed
 
 FACTORS = 50
 

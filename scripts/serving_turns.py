@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from harness import blas_scope, model_with_factors, random_factors  # noqa: E402
+from harness.models import blas_scope, model_with_factors, random_factors  # noqa: E402
 
 from fastals.data import kuairec_like  # noqa: E402
 

@@ -18,7 +18,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-import harness  # noqa: E402
+from harness import data, machine, models, report  # noqa: E402
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 HAND_WRITTEN = (
@@ -72,22 +72,22 @@ def assert_png(path: Path) -> None:
 def test_write_block_appends_replaces_and_keeps_the_rest(tmp_path):
     path = tmp_path / "RESULTS.md"
     path.write_text(HAND_WRITTEN)
-    harness.write_block(path, "compare_implicit", "first body")
+    report.write_block(path, "compare_implicit", "first body")
     text = path.read_text()
     assert text.startswith(HAND_WRITTEN)
     assert "<!-- compare_implicit:begin -->\nfirst body\n<!-- compare_implicit:end -->" in text
 
-    harness.write_block(path, "compare_implicit:scaling", "scaling body")
-    harness.write_block(path, "compare_implicit", "second body")
+    report.write_block(path, "compare_implicit:scaling", "scaling body")
+    report.write_block(path, "compare_implicit", "second body")
     text = path.read_text()
     assert text.startswith(HAND_WRITTEN)
     assert "first body" not in text and text.count("second body") == 1
-    assert harness.read_block(path, "compare_implicit").strip() == "second body"
-    assert harness.read_block(path, "compare_implicit:scaling").strip() == "scaling body"
+    assert report.read_block(path, "compare_implicit").strip() == "second body"
+    assert report.read_block(path, "compare_implicit:scaling").strip() == "scaling body"
 
     # hand-written text after the block survives a rewrite too
     path.write_text(text + "\n## Notes below\n\nkept\n")
-    harness.write_block(path, "compare_implicit", "third body")
+    report.write_block(path, "compare_implicit", "third body")
     text = path.read_text()
     assert text.endswith("## Notes below\n\nkept\n") and "third body" in text
     assert text.startswith(HAND_WRITTEN)
@@ -98,35 +98,35 @@ def test_write_block_refuses_malformed_markers(tmp_path):
     original = "text\n<!-- compare_implicit:begin -->\nno end marker\n"
     path.write_text(original)
     with pytest.raises(ValueError, match="malformed"):
-        harness.write_block(path, "compare_implicit", "body")
+        report.write_block(path, "compare_implicit", "body")
     assert path.read_text() == original
 
 
 def test_write_block_creates_a_new_file(tmp_path):
     path = tmp_path / "sub" / "RESULTS.md"
-    harness.write_block(path, "compare_implicit", "body")
+    report.write_block(path, "compare_implicit", "body")
     assert path.read_text() == (
         "<!-- compare_implicit:begin -->\nbody\n<!-- compare_implicit:end -->\n"
     )
 
 
 def test_md_table_is_well_formed_and_rejects_ragged_rows():
-    md = harness.md_table(["a", "b"], [[1, "x|y"], [2, "z"]])
+    md = report.md_table(["a", "b"], [[1, "x|y"], [2, "z"]])
     assert assert_well_formed(md) == 1
     with pytest.raises(ValueError, match="cells"):
-        harness.md_table(["a", "b"], [[1]])
+        report.md_table(["a", "b"], [[1]])
 
 
 def test_topn_overlap():
     a = np.array([[0, 1, 2], [3, 4, 5]])
-    assert harness.topn_overlap(a, a) == 1.0
+    assert data.topn_overlap(a, a) == 1.0
     b = np.array([[2, 1, 9], [6, 7, 8]])
-    assert harness.topn_overlap(a, b) == pytest.approx((2 / 3 + 0) / 2)
-    assert harness.topn_overlap(np.array([[-1, 1]]), np.array([[-1, 1]])) == 0.5
+    assert data.topn_overlap(a, b) == pytest.approx((2 / 3 + 0) / 2)
+    assert data.topn_overlap(np.array([[-1, 1]]), np.array([[-1, 1]])) == 0.5
 
 
 def test_machine_info_names_cpu_blas_and_versions():
-    info = harness.machine_info()
+    info = machine.machine_info()
     for key in ("cpu", "cores", "blas", "numpy", "numba", "implicit", "fastals"):
         assert info[key], key
 
@@ -164,21 +164,21 @@ def test_compare_implicit_quick_run(tmp_path):
     text = (out / "RESULTS.md").read_text()
     assert text.startswith(HAND_WRITTEN)
     for name in ("compare_implicit", "compare_implicit:scaling"):
-        begin, end = harness.markers(name)
+        begin, end = report.markers(name)
         assert text.count(begin) == 1 and text.count(end) == 1
-    main = harness.read_block(out / "RESULTS.md", "compare_implicit")
+    main = report.read_block(out / "RESULTS.md", "compare_implicit")
     assert assert_well_formed(main) >= 8  # machine, datasets, seconds, memory, quality, ...
     assert "skipped" in main and "ml-100k" in main and "lastfm" in main  # absent data noted
     assert "python scripts/compare_implicit.py --quick" in main  # the command beside figures
     seconds = next(t for t in tables(main) if "implicit / fastals" in t[0] and "dataset" in t[0])
     assert [row[0] for row in seconds[2:]] == ["kuairec_like", "kuairec_like"]
-    scaling = harness.read_block(out / "RESULTS.md", "compare_implicit:scaling")
+    scaling = report.read_block(out / "RESULTS.md", "compare_implicit:scaling")
     assert assert_well_formed(scaling) == 1
     assert len(tables(scaling)[0]) == 2 + 2 * 2  # 2 sizes x 2 solvers
 
     results = json.loads((out / "plots" / "compare_implicit.json").read_text())
     runs = results["datasets"]["kuairec_like"]["runs"]
-    for library in harness.LIBRARIES:
+    for library in models.LIBRARIES:
         main_fit = runs[library]["cg-k8-t0"]
         assert len(main_fit["times"]) == len(main_fit["losses"]) == 2
         assert main_fit["peak_rss"] > 0

@@ -18,8 +18,8 @@ first), and the share removed is reported per table. :func:`load_table` does
 the same for one file (for instance the real side tables alone).
 
 The interaction tables are read in chunks with compact dtypes, so the real
-12.5M-row ``big_matrix.csv`` loads in bounded memory (see :func:`load_kuairec`
-for measured numbers). Their ``time`` column is parsed to ``datetime64`` by
+12.5M-row ``big_matrix.csv`` loads in bounded memory (measured time and memory:
+``benchmarks/RESULTS.md``, Data tools). Their ``time`` column is parsed to ``datetime64`` by
 default (8 bytes a row instead of a ~80-byte Python string); this changes no
 cleaning decision, since ``time`` and ``timestamp`` carry the same instant.
 """
@@ -284,8 +284,8 @@ def _duplicate_mask(
     Rows with equal hashes are compared column by column with the first row of
     their hash; ``None`` if any differ (a hash collision: the caller then falls
     back to pandas' exact ``duplicated``). Far lighter than
-    ``DataFrame.duplicated`` on 12.5M rows (measured: +0.25 GB and 5 s
-    instead of +1 GB and 15 s).
+    ``DataFrame.duplicated`` on 12.5M rows (measured: ``benchmarks/RESULTS.md``,
+    Data tools).
     """
     codes, uniques = pd.factorize(hashes)
     n = hashes.size
@@ -512,14 +512,10 @@ def load_kuairec(
     dtypes, ``time`` as datetime64[us]) and kept column by column; exact
     duplicates are found from a 64-bit hash per row (rows with equal hashes
     are compared in full; a collision falls back to ``DataFrame.duplicated``).
-    Loaded, a table takes 40 bytes a row. Measured once on a full-size
-    KuaiRec-format folder from :func:`fastals.data.kuairec_format.write_kuairec_folder`
-    (scale 1.0, seed 0: big_matrix 12,556,276 rows / 1.10 GB of CSV, small_matrix
-    4,676,475 rows / 0.40 GB), on 2 shared CPU cores, default settings, all six
-    tables: **21.2 s** (big_matrix 15.3 s, small_matrix 4.8 s, item_daily_features
-    1.0 s) and a **peak RSS of 1.53 GB** for the whole process (~0.2 GB of it is
-    the imported libraries); the cleaned frames hold 0.46 GB (big) and 0.18 GB
-    (small). With ``parse_time=False`` the ``time`` strings add ~80 bytes a row.
+    Loaded, a table takes 40 bytes a row; with ``parse_time=False`` the ``time``
+    strings add ~80 bytes a row. The time and peak memory of a full-size load (a
+    folder from :func:`fastals.data.kuairec_format.write_kuairec_folder` at scale
+    1.0) are in the repository's ``benchmarks/RESULTS.md`` (Data tools).
 
     Parameters
     ----------

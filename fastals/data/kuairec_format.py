@@ -20,14 +20,9 @@ big_matrix rows        ~12.5M      ~250k       ~12.5k
 small_matrix rows      ~4.68M      ~94k        ~4.7k
 =====================  ==========  ==========  ============
 
-Measured once at scale 1.0 (seed 0) on 2 shared CPU cores: 130 s, 1.57 GB of
-CSV (big_matrix 12,556,276 rows / 1.10 GB, small_matrix 4,676,475 rows /
-0.40 GB, item_daily_features 345,727 rows / 73 MB); about 80% of the time is
-pandas ``to_csv``. That run peaked at 1.27 GB RSS because small_matrix was
-then written in 2M-row chunks; chunks are now ~300k rows for both matrices
-at any scale, and the largest remaining step, item_daily_features at full
-size, peaks at 0.53 GB (measured alone), so expect ~0.6 GB. Scale 0.1 takes
-~15 s and peaks at 0.42 GB (~0.2 GB of it the imported libraries).
+Writing is mostly pandas ``to_csv``; both matrices are written in chunks of
+~300k rows at any scale. The time, CSV size and peak memory measured at scale
+1.0 and 0.1 are in the repository's ``benchmarks/RESULTS.md`` (Data tools).
 
 The planted model
 -----------------

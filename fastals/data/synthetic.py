@@ -219,7 +219,7 @@ def kuairec_like(
     -------
     scipy.sparse.csr_matrix of shape (n_users, n_items)
         float32 data in {1, 1 + alpha}, int32 indices, canonical format.
-        The default size takes ~2 s on 2 cores, peak RSS ~0.4 GB.
+        Time and memory at the default size: ``benchmarks/RESULTS.md`` (Data tools).
     """
     _check_shape(n_users, n_items)
     if not n_users <= nnz <= n_users * n_items:
