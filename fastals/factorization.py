@@ -57,6 +57,9 @@ class FactorizationModel(FactorModel):
             for iteration in range(self.iterations):
                 start = time.time()
                 loss = step(iteration)
+                # the factors moved: caches a callback may fill must be fresh
+                self._YtY = self._XtX = None
+                self._user_norms = self._item_norms = None
                 progress.update(1)
                 if loss is not None:
                     self.loss_history.append(loss)

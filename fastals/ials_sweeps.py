@@ -135,8 +135,9 @@ def epoch(model, users, items, X, Y, c):
 
 def _block(side, X, Y, G, b0, b1, pred):
     status = np.zeros(side.n_rows, np.int32)
-    parallel_for(block_step, side.n_rows, side.rows, side.slots, X, Y,
-                 (G, side.scale, side.reg), b0, b1, pred, status, grain=ROW_GRAIN)  # fmt: skip
+    YB = np.ascontiguousarray(Y[:, b0:b1])
+    parallel_for(block_step, side.n_rows, side.rows, side.slots, X, YB,
+                 (G, side.scale, side.reg), b0, pred, status, grain=ROW_GRAIN)  # fmt: skip
     _raise_on_failure(status)
 
 

@@ -18,6 +18,7 @@ dimension gives coordinate descent (iCD / eALS). Rendle et al. 2021 (iALS++), He
 import numpy as np
 
 from ._jit import jit
+from .cholesky import add_weighted_outer_products
 from .linalg import cholesky_solve
 
 
@@ -36,8 +37,10 @@ def predictions(u0, u1, rows, slots, X, Y, pred):
 
 
 @jit()
-def block_step(u0, u1, rows, slots, X, Y, system, b0, b1, pred, status):
-    """One exact step on the dimensions b0..b1-1 of rows u0..u1-1 of ``X``, in place.
+def block_step(u0, u1, rows, slots, X, YB, system, b0, pred, status):
+    """One exact step on the dimensions b0..b1-1 of rows u0..u1-1 of ``X``, in place, where
+    ``YB`` (n_cols, b1 - b0) holds those columns of Y, contiguous (so the rank-1 updates
+    vectorise: indexing Y at a column offset measured 4x slower).
 
     ``rows`` = (indptr, indices, data), ``system`` = (G, gram_scale, reg) as in
     ``ials.ials_cholesky_sweep``; ``pred`` the prediction cache (updated). ``status`` gets 0
@@ -47,8 +50,9 @@ def block_step(u0, u1, rows, slots, X, Y, system, b0, b1, pred, status):
     indptr, indices, data = rows
     G, gram_scale, reg = system
     k = X.shape[1]
-    size = b1 - b0
+    size = YB.shape[1]
     one = X.dtype.type(1)
+    zero = X.dtype.type(0)
     H = np.empty((size, size), X.dtype)
     g = np.empty(size, X.dtype)
     for u in range(u0, u1):
@@ -64,13 +68,10 @@ def block_step(u0, u1, rows, slots, X, Y, system, b0, b1, pred, status):
             H[a, a] += lam
         for idx in range(indptr[u], indptr[u + 1]):
             i = indices[idx]
-            w = data[idx]
-            e = pred[slots[idx]] - one
+            we = data[idx] * (pred[slots[idx]] - one)
             for a in range(size):
-                wy = w * Y[i, b0 + a]
-                g[a] += wy * e
-                for m in range(a + 1):
-                    H[a, m] += wy * Y[i, b0 + m]
+                g[a] += we * YB[i, a]
+        add_weighted_outer_products(indices, data, indptr[u], indptr[u + 1], YB, H, zero)
         info = cholesky_solve(H, g)  # g becomes the step
         if info != 0:
             status[u] = info
@@ -81,7 +82,7 @@ def block_step(u0, u1, rows, slots, X, Y, system, b0, b1, pred, status):
             i = indices[idx]
             d = X.dtype.type(0)
             for a in range(size):
-                d += g[a] * Y[i, b0 + a]
+                d += g[a] * YB[i, a]
             pred[slots[idx]] -= d
 
 
