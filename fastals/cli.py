@@ -1,10 +1,10 @@
-"""The ``fastals`` command (also ``python -m fastals``).
+"""The ``fastals`` command (also ``python -m fastals``): implicit-feedback ALS on raw ids.
 
     fastals split INPUT ...      per-user train/test holdout of an interactions table
     fastals fit TRAIN ... -o M   fit ALS on raw ids; save a model file
     fastals recommend M ...      top-N items for users of the model
     fastals evaluate M TEST ...  ranking metrics, each with its definition
-    fastals kuairec              the KuaiRec notebook's pipeline (``make demo``)
+    fastals kuairec              the KuaiRec notebook's pipeline (`make demo`)
 
 A user mistake ends with one line on stderr, ``fastals <command>: <message>``, and exit
 code 2; warnings print as one line ``fastals <command>: warning: <message>``.
@@ -39,7 +39,8 @@ class Parser(argparse.ArgumentParser):
 def build_parser():
     parser = Parser(
         prog="fastals",
-        description=__doc__.split("\n\n")[0],
+        description="Implicit-feedback ALS on raw ids, from files as they come.\n\n"
+        + __doc__.split("\n\n")[1],
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -92,6 +92,8 @@ def open_input(path):
     from standard input, a FIFO or a device (read once, so they cannot be sniffed twice)."""
     name = display_name(path)
     if str(path) == STDIN:
+        if sys.stdin is None:
+            raise CommandError("there is no standard input to read")
         return name, io.BytesIO(sys.stdin.buffer.read())
     path = Path(path)
     if path.is_dir():
@@ -135,7 +137,7 @@ def read_table(path, args, as_text=False):
     else:
         frame = _read_text(source, name, head, args, as_text)
     if len(frame) == 0:
-        raise CommandError(f"{name} has a header line but no data rows")
+        raise CommandError(f"{name} has no data rows")
     return frame
 
 

@@ -92,14 +92,15 @@ def _weighted(matrix, weighting):
 
 def fit_command(args):
     from . import AlternatingLeastSquares, ModelFitError
-    from .io import npz_path, save_model
+    from .io import save_model
 
     check_columns_distinct(
         user_col=args.user_col, item_col=args.item_col, weight_col=args.weight_col
     )
     if args.min_value is not None and args.weight_col is None:
         raise CommandError("--min-value needs --weight-col: the column whose values it compares")
-    output = check_output_path(npz_path(args.output), "-o")
+    output = args.output if args.output.endswith(".npz") else args.output + ".npz"
+    output = check_output_path(output, "-o")  # the name np.savez writes to
     model = AlternatingLeastSquares(
         factors=args.factors,
         regularization=args.regularization,

@@ -10,11 +10,11 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from test_cli import run
 
 import fastals
 import fastals.io
 from fastals.cli import main
-from test_cli import run
 
 FAST = ["--factors", "2", "--iterations", "1", "--quiet"]
 UI = ["--user-col", "u", "--item-col", "i"]
@@ -63,7 +63,7 @@ def files(tmp_path_factory):
 # (argv with {name} for the paths above, a fragment of the message)
 MISTAKES = {
     "empty file": (["fit", "{empty}", *UI, "-o", "{tmp}/m"], "is empty"),
-    "header only": (["fit", "{header_only}", *UI, "-o", "{tmp}/m"], "no data rows"),
+    "header only": (["fit", "{header_only}", *UI, "-o", "{tmp}/m"], "has no data rows"),
     "inf weight": (["fit", "{inf}", *UI, "--weight-col", "w", "-o", "{tmp}/m"], "infinite"),
     "text weight": (["fit", "{text}", *UI, "--weight-col", "w", "-o", "{tmp}/m"], "'lots'"),
     "weight beyond float32": (
