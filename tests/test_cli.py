@@ -189,6 +189,7 @@ def test_lastfm_split_fit_all_users_stream(tmp_path):
     per_user = recs.groupby("user_id").size()
     assert list(per_user.index) == list(pd.unique(train["userID"]))  # model order, all users
     assert (per_user == np.minimum(7, n_items - counts[per_user.index])).all()
+    assert all(repr(s) == str(np.float32(s)) for s in recs["score"])  # float32, shortest
     seen = set(zip(train["userID"], train["artistID"], strict=True))
     assert not any((u, i) in seen for u, i in zip(recs["user_id"], recs["item_id"], strict=True))
     argv = ["evaluate", model, tmp_path / "b.csv", *cols, "-K", "10", "--format", "json"]

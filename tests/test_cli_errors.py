@@ -6,6 +6,7 @@ import errno
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -233,7 +234,8 @@ def test_library_warnings_print_as_one_clean_line(files):
 
 
 def fastals_process(*argv):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    tree = str(Path(fastals.__file__).resolve().parents[1])  # this checkout, not an install
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([tree, os.environ.get("PYTHONPATH", "")])}
     return subprocess.run(
         [sys.executable, "-m", "fastals", *map(str, argv)],
         capture_output=True,
