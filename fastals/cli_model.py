@@ -1,69 +1,106 @@
-"""``fastals fit``, ``fastals recommend`` and ``fastals evaluate``: models on raw ids.
+"""``fastals fit`` and ``fastals recommend``: models on raw ids, and the model file.
 
 A model file is the npz of ``AlternatingLeastSquares.save`` (implicit's layout, so implicit
-loads it too) plus the arrays ``user_ids``/``item_ids`` (raw ids in index order) and the
-training matrix ``train_indptr``/``train_indices``/``train_data`` (to filter liked items).
+loads it too) plus the arrays ``user_ids``/``item_ids`` (raw ids in index order), the
+training matrix ``train_indptr``/``train_indices``/``train_data``/``train_shape`` (to leave
+out what a user has already seen) and, when ``--weight-col`` was given, ``weight_col``.
 """
 
+import csv
 import json
 import sys
-from pathlib import Path
+import warnings
 
 import numpy as np
-import pandas as pd
 
 from ._validation import csr_from_arrays
+from .cli_io import (
+    FLOAT32_MAX,
+    CommandError,
+    add_table_options,
+    check_columns_distinct,
+    check_no_empty,
+    check_output_path,
+    display_name,
+    finite_float,
+    lookup,
+    name_ids,
+    nonnegative_float,
+    nonnegative_int,
+    numeric_column,
+    open_input,
+    positive_float,
+    positive_int,
+    read_table,
+    require_columns,
+)
 
 TRAIN_KEYS = ("train_indptr", "train_indices", "train_data", "train_shape")
+WEIGHTINGS = ("none", "bm25", "tfidf", "log")
+BLOCK = 1024  # users per recommend call: --all-users output streams block by block
 
 
-class CommandError(Exception):
-    """A user-facing error: printed as ``fastals <command>: message``, exit code 2."""
+def build_training_matrix(args):
+    """(users x items CSR of confidences, user IdMap, item IdMap) from ``args.interactions``."""
+    from .data import build_matrix_from_arrays
 
-
-def read_interactions(path, columns):
-    """The named columns of a CSV or Parquet file, with clear errors for path and columns."""
-    path = Path(path)
-    if not path.is_file():
-        raise CommandError(f"{path}: no such file")
-    suffix = path.suffix.lower()
+    name = display_name(args.interactions)
+    frame = read_table(args.interactions, args)
+    require_columns(frame, name, [args.user_col, args.item_col, args.weight_col], args.no_header)
+    check_no_empty(frame, name, [args.user_col, args.item_col])
+    weights = numeric_column(frame, name, args.weight_col) if args.weight_col else None
+    if args.min_value is not None:
+        keep = weights >= args.min_value
+        if not keep.any():
+            raise CommandError(
+                f"{name}: no row has {args.weight_col} >= {args.min_value:g} (--min-value)"
+            )
+        print(
+            f"kept {int(keep.sum()):,} of {len(keep):,} rows with {args.weight_col} >= "
+            f"{args.min_value:g}",
+            file=sys.stderr,
+        )
+        frame, weights = frame[keep], weights[keep]
     try:
-        if suffix == ".parquet":
-            frame = pd.read_parquet(path)
-        elif suffix in (".csv", ".tsv"):
-            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
-        else:
-            raise CommandError(f"{path}: expected a .csv, .tsv or .parquet file")
-    except ImportError as exc:
-        raise CommandError(f"{path}: reading Parquet needs pyarrow ({exc})") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise CommandError(f"{path}: cannot parse: {exc}") from exc
-    missing = [c for c in columns if c is not None and c not in frame.columns]
-    if missing:
-        raise CommandError(
-            f"{path}: no column {', '.join(map(repr, missing))}; columns are {list(frame.columns)}"
+        matrix, users, items = build_matrix_from_arrays(
+            frame[args.user_col], frame[args.item_col], weights
         )
-    frame = frame[[c for c in columns if c is not None]]
-    bad = frame.isna().any(axis=1)
-    if bad.any():
+    except (TypeError, ValueError) as exc:
+        raise CommandError(f"{name}: {exc}") from None
+    overflow = ~np.isfinite(matrix.data)
+    if overflow.any():  # each weight fits float32, but a repeated pair's sum does not
+        user = np.searchsorted(matrix.indptr, np.flatnonzero(overflow)[0], side="right") - 1
+        item = matrix.indices[np.flatnonzero(overflow)[0]]
         raise CommandError(
-            f"{path}: {int(bad.sum())} rows have an empty value in {columns}, "
-            f"first at data row {int(np.flatnonzero(bad.to_numpy())[0]) + 1}"
+            f"{name}: the weights of user {users.ids[user]} and item {items.ids[item]} "
+            f"sum beyond float32's largest value {FLOAT32_MAX:.7g}"
         )
-    return frame
+    return _weighted(matrix, args.weighting), users, items
+
+
+def _weighted(matrix, weighting):
+    from .data import bm25_weight, log_confidence, tfidf_weight
+
+    transform = {"bm25": bm25_weight, "tfidf": tfidf_weight, "log": log_confidence}.get(weighting)
+    if transform is None:
+        return matrix
+    try:
+        return transform(matrix).astype(np.float32)
+    except ValueError as exc:
+        raise CommandError(f"--weighting {weighting}: {exc}") from None
 
 
 def fit_command(args):
-    from . import AlternatingLeastSquares
-    from .data.interactions import build_matrix
+    from . import AlternatingLeastSquares, ModelFitError
     from .io import save_model
 
-    frame = read_interactions(args.interactions, [args.user_col, args.item_col, args.weight_col])
-    matrix, users, items = build_matrix(frame, args.user_col, args.item_col, weight=args.weight_col)
-    print(
-        f"{matrix.shape[0]:,} users x {matrix.shape[1]:,} items, {matrix.nnz:,} stored entries",
-        file=sys.stderr,
+    check_columns_distinct(
+        user_col=args.user_col, item_col=args.item_col, weight_col=args.weight_col
     )
+    if args.min_value is not None and args.weight_col is None:
+        raise CommandError("--min-value needs --weight-col: the column whose values it compares")
+    output = args.output if args.output.endswith(".npz") else args.output + ".npz"
+    output = check_output_path(output, "-o")  # the name np.savez writes to
     model = AlternatingLeastSquares(
         factors=args.factors,
         regularization=args.regularization,
@@ -74,7 +111,20 @@ def fit_command(args):
         random_state=args.seed,
         calculate_training_loss=True,
     )
-    model.fit(matrix, show_progress=not args.quiet)
+    matrix, users, items = build_training_matrix(args)
+    largest = float(np.abs(matrix.data).max(initial=0.0))
+    if largest * args.alpha > FLOAT32_MAX:
+        raise CommandError(
+            f"--alpha {args.alpha:g} times the largest weight {largest:.7g} overflows float32"
+        )
+    print(
+        f"{matrix.shape[0]:,} users x {matrix.shape[1]:,} items, {matrix.nnz:,} stored entries",
+        file=sys.stderr,
+    )
+    try:
+        model.fit(matrix, show_progress=not args.quiet)
+    except (ModelFitError, ValueError) as exc:
+        raise CommandError(f"training failed: {exc}") from None
     extra = {
         "user_ids": users.ids,
         "item_ids": items.ids,
@@ -83,32 +133,44 @@ def fit_command(args):
         "train_data": matrix.data,
         "train_shape": np.array(matrix.shape),
     }
-    written = save_model(model, args.output, extra=extra)
-    print(f"saved {written} (final training loss {model.loss_history[-1]:.6f})", file=sys.stderr)
+    if args.weight_col is not None:
+        extra["weight_col"] = np.array(args.weight_col)
+    try:
+        save_model(model, output, extra=extra)
+    except OSError as exc:  # never name the temporary file the save writes first
+        raise CommandError(f"cannot write {output}: {exc.strerror or exc}") from None
+    loss = f" (final training loss {model.loss_history[-1]:.6g})" if model.loss_history else ""
+    print(f"saved {output}{loss}", file=sys.stderr)
     return 0
 
 
 def load_model_file(path):
-    """(model, users IdMap, items IdMap, training CSR or None) from a ``fastals fit`` file."""
+    """(model, users IdMap, items IdMap, training CSR or None, extra arrays) from a model
+    file written by ``fastals fit``; CommandError for anything missing or inconsistent."""
     from . import AlternatingLeastSquares
-    from .data.interactions import IdMap
+    from .data import IdMap
     from .io import load_extra
 
     try:
         model = AlternatingLeastSquares.load(path)
-        extra = load_extra(path, ("user_ids", "item_ids", *TRAIN_KEYS))
-    except FileNotFoundError as exc:
-        raise CommandError(f"{path}: no such model file") from exc
-    except ValueError as exc:
-        raise CommandError(str(exc)) from exc
+        extra = load_extra(path, ("user_ids", "item_ids", "weight_col", *TRAIN_KEYS))
+    except FileNotFoundError:
+        raise CommandError(f"{path}: no such model file") from None
+    except (ValueError, OSError) as exc:
+        raise CommandError(str(exc)) from None
     if "user_ids" not in extra or "item_ids" not in extra:
         raise CommandError(f"{path}: has no id maps (save it with `fastals fit`)")
     if model.user_factors is None or model.item_factors is None:
         raise CommandError(f"{path}: the model has no factors (it was saved before fit)")
     n_users, n_items = len(model.user_factors), len(model.item_factors)
+    maps = []
     for key, count in (("user_ids", n_users), ("item_ids", n_items)):
         if extra[key].ndim != 1 or len(extra[key]) != count:
             raise CommandError(f"{path}: {key} has shape {extra[key].shape}, expected ({count},)")
+        try:
+            maps.append(IdMap(extra[key]))
+        except (TypeError, ValueError) as exc:
+            raise CommandError(f"{path}: {key}: {exc}") from None
     train = None
     if all(k in extra for k in TRAIN_KEYS):
         try:
@@ -120,117 +182,217 @@ def load_model_file(path):
                 f"{path}: training matrix",
             )
         except (TypeError, ValueError) as exc:
-            raise CommandError(str(exc)) from exc
+            raise CommandError(str(exc)) from None
         if train.shape != (n_users, n_items):
             raise CommandError(
                 f"{path}: training matrix has shape {train.shape} but the model has "
                 f"{n_users} users x {n_items} items"
             )
-    return model, IdMap(extra["user_ids"]), IdMap(extra["item_ids"]), train
+    return model, maps[0], maps[1], train, extra
 
 
-def _parse_ids(values, id_map):
-    """Raw ids from the command line, typed like the map's ids."""
-    if id_map.ids.dtype.kind in "iu":
+def _requested_users(args, users):
+    """Indices and raw ids of the users to recommend for, unknown ids skipped (or fatal)."""
+    if args.all_users:
+        return np.arange(len(users)), users.ids
+    if args.users_file is not None:
+        name, source = open_input(args.users_file)
+        data = source.getvalue() if hasattr(source, "getvalue") else source.read_bytes()
         try:
-            return np.array([int(v) for v in values])
-        except ValueError as exc:
-            raise CommandError(f"user ids must be integers for this model: {exc}") from exc
-    return np.array(values, dtype=str)
+            raw = [line.strip() for line in data.decode("utf-8").splitlines()]
+        except UnicodeDecodeError:
+            raise CommandError(f"{name} is not UTF-8 text") from None
+        raw = [r for r in raw if r]
+        if not raw:
+            raise CommandError(f"{name} holds no user ids (expected one id per line)")
+    else:
+        raw = args.users
+    idx = lookup(users, raw)
+    unknown = [r for r, i in zip(raw, idx, strict=True) if i < 0]
+    if unknown:
+        message = name_ids(list(dict.fromkeys(unknown)), "user")
+        if args.strict:
+            raise CommandError(f"{message} (--strict)")
+        warnings.warn(f"{message} (skipped; --strict to fail instead)", stacklevel=2)
+    known = idx >= 0
+    return idx[known], users.ids[idx[known]]
 
 
 def recommend_command(args):
-    from .data.interactions import UnknownIdError
-
-    model, users, items, train = load_model_file(args.model)
-    raw = _parse_ids(args.users, users)
-    try:
-        idx = users.to_index(raw)
-    except UnknownIdError as exc:
-        raise CommandError(f"unknown user id: {exc}") from exc
+    model, users, items, train, _ = load_model_file(args.model)
+    model.num_threads = args.threads
     filtering = not args.no_filter
     if filtering and train is None:
         raise CommandError(f"{args.model}: has no training matrix to filter with; use --no-filter")
-    rows = train[idx] if filtering else None
-    ids, scores = model.recommend(idx, rows, N=args.N, filter_already_liked_items=filtering)
-    records = [
-        {
-            "user_id": _plain(u),
-            "rank": r + 1,
-            "item_id": _plain(items.to_raw(int(i))),
-            "score": float(s),
-        }
-        for u, row_ids, row_scores in zip(raw, ids, scores, strict=True)
-        for r, (i, s) in enumerate(zip(row_ids, row_scores, strict=True))
-    ]
-    if args.format == "json":
-        print(json.dumps(records))
-    else:
-        pd.DataFrame(records).to_csv(sys.stdout, index=False)
+    idx, raw_users = _requested_users(args, users)
+    write = _writer(args.format, sys.stdout)
+    for start in range(0, len(idx), BLOCK):
+        block = idx[start : start + BLOCK]
+        rows = train[block] if filtering else None
+        ids, scores = model.recommend(block, rows, N=args.N, filter_already_liked_items=filtering)
+        seen = _seen(rows, ids) if filtering else np.zeros(ids.shape, bool)
+        for b, user in enumerate(raw_users[start : start + BLOCK].tolist()):
+            keep = ~seen[b]
+            write(user, items.ids[ids[b, keep]].tolist(), scores[b, keep])
+        sys.stdout.flush()
+    write(None, None, None)  # closes a JSON array
     return 0
 
 
-def evaluate_command(args):
-    from .data.interactions import build_matrix
-    from .evaluation import per_user_metrics, ranking_metrics_at_k
+def _seen(rows, ids):
+    """(n, N) bool: ids[b, j] is stored in row b of the canonical CSR ``rows``.
 
-    model, users, items, train = load_model_file(args.model)
-    if train is None:
-        raise CommandError(f"{args.model}: has no training matrix (save it with `fastals fit`)")
-    frame = read_interactions(args.test, [args.user_col, args.item_col])
-    test, _, _ = build_matrix(
-        frame, args.user_col, args.item_col, users=users, items=items, unknown="ignore"
-    )
-    if test.nnz == 0:
-        raise CommandError(f"{args.test}: no interaction with a user and item known to the model")
-    test.data[:] = 1
-    eval_users = np.flatnonzero(np.diff(test.indptr))
-    ids, _ = model.recommend(eval_users, train[eval_users], N=args.K)
-    result = {
-        "eval_users": int(len(eval_users)),
-        "test_interactions_used": int(test.nnz),
-        "seed_definitions": per_user_metrics(ids, test[eval_users], K=args.K),
-        "implicit_definitions": ranking_metrics_at_k(
-            model, train, test, K=args.K, show_progress=False
-        ),
-    }
-    print(json.dumps(result, indent=2))
-    return 0
+    Filtered items sink to the end of each list with the lowest score; they are never
+    printed, so a user's list holds at most what is left after the filtering."""
+    n_items = rows.shape[1]
+    row_of = np.repeat(np.arange(rows.shape[0], dtype=np.int64), np.diff(rows.indptr))
+    stored = row_of * n_items + rows.indices  # sorted: rows in order, indices sorted
+    query = np.arange(ids.shape[0], dtype=np.int64)[:, None] * n_items + ids
+    pos = np.searchsorted(stored, query).clip(max=max(len(stored) - 1, 0))
+    return (stored[pos] == query) if len(stored) else np.zeros(ids.shape, bool)
 
 
-def _plain(value):
-    return value.item() if isinstance(value, np.generic) else value
+def _writer(fmt, out):
+    """write(user, item_ids, scores) for one user's list; write(None, ...) finishes.
+
+    Scores print as the shortest text that reads back as the same value of the model's
+    dtype (float32: ``0.1``, not ``0.10000000149011612``)."""
+    if fmt == "json":
+        state = {"first": True}
+        out.write("[")
+
+        def write(user, item_ids, scores):
+            if user is None:
+                out.write("\n]\n" if not state["first"] else "]\n")
+                return
+            for rank, (item, score) in enumerate(zip(item_ids, scores, strict=True)):
+                record = {"user_id": user, "rank": rank + 1, "item_id": item}
+                record["score"] = float(str(score))
+                out.write(("\n" if state["first"] else ",\n") + json.dumps(record))
+                state["first"] = False
+
+        return write
+    rows = csv.writer(out, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n")
+    rows.writerow(["user_id", "rank", "item_id", "score"])
+
+    def write(user, item_ids, scores):
+        if user is not None:
+            rows.writerows(
+                (user, rank + 1, item, str(score))
+                for rank, (item, score) in enumerate(zip(item_ids, scores, strict=True))
+            )
+
+    return write
 
 
 def add_parsers(sub):
-    fit = sub.add_parser("fit", help="fit ALS on an interactions CSV/Parquet; save a model npz")
-    fit.add_argument("interactions", type=Path)
-    fit.add_argument("--user-col", required=True)
-    fit.add_argument("--item-col", required=True)
-    fit.add_argument("--weight-col", default=None, help="confidence column (default: 1 per row)")
-    fit.add_argument("-o", "--output", required=True, type=Path)
-    fit.add_argument("--factors", type=int, default=100)
-    fit.add_argument("--regularization", type=float, default=0.01)
-    fit.add_argument("--alpha", type=float, default=1.0)
-    fit.add_argument("--iterations", type=int, default=15)
-    fit.add_argument("--solver", choices=["cg", "cholesky"], default="cg")
-    fit.add_argument("--threads", type=int, default=0)
-    fit.add_argument("--seed", type=int, default=0)
-    fit.add_argument("--quiet", action="store_true")
+    fit = sub.add_parser(
+        "fit",
+        help="fit ALS on an interactions table; save a model file",
+        description="Fit implicit-feedback ALS on a table of (user, item[, weight]) rows and "
+        "save the model with its raw-id maps and training matrix (an npz implicit loads too).",
+    )
+    fit.add_argument("interactions", help="interactions table: a file, or - for standard input")
+    fit.add_argument("--user-col", required=True, help="column of user ids (required)")
+    fit.add_argument("--item-col", required=True, help="column of item ids (required)")
+    fit.add_argument(
+        "--weight-col",
+        default=None,
+        help="column of numeric weights, summed per (user, item) pair (default: 1 per row)",
+    )
+    fit.add_argument(
+        "--min-value",
+        type=finite_float,
+        default=None,
+        help="keep only rows whose --weight-col value is >= this, e.g. 4 for ratings "
+        "(default: keep every row)",
+    )
+    fit.add_argument(
+        "--weighting",
+        choices=WEIGHTINGS,
+        default="none",
+        help="confidence weighting of the user x item matrix: none (the summed weights), "
+        "bm25 or tfidf (implicit's), log (1 + log(1 + x)) (default: none)",
+    )
+    fit.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="model file to write, .npz appended if missing (required)",
+    )
+    fit.add_argument(
+        "--factors", type=positive_int, default=100, help="latent factors (default: 100)"
+    )
+    fit.add_argument(
+        "--regularization",
+        type=nonnegative_float,
+        default=0.01,
+        help="L2 regularization (default: 0.01)",
+    )
+    fit.add_argument(
+        "--alpha",
+        type=positive_float,
+        default=1.0,
+        help="confidence = alpha x weight, as implicit (default: 1.0)",
+    )
+    fit.add_argument(
+        "--iterations", type=positive_int, default=15, help="ALS iterations (default: 15)"
+    )
+    fit.add_argument(
+        "--solver",
+        choices=["cg", "cholesky"],
+        default="cg",
+        help="cg: conjugate gradient, 3 steps per row (fast); cholesky: exact (default: cg)",
+    )
+    fit.add_argument(
+        "--threads", type=nonnegative_int, default=0, help="threads, 0 = all cores (default: 0)"
+    )
+    fit.add_argument(
+        "--seed", type=nonnegative_int, default=0, help="seed of the initial factors (default: 0)"
+    )
+    fit.add_argument("--quiet", action="store_true", help="no progress bar (default: show it)")
+    add_table_options(fit)
     fit.set_defaults(func=fit_command)
 
-    rec = sub.add_parser("recommend", help="top-N items for raw user ids from a model file")
-    rec.add_argument("model", type=Path)
-    rec.add_argument("--users", nargs="+", required=True, help="raw user ids")
-    rec.add_argument("-N", type=int, default=10)
-    rec.add_argument("--format", choices=["csv", "json"], default="csv")
-    rec.add_argument("--no-filter", action="store_true", help="keep already-seen items")
+    rec = sub.add_parser(
+        "recommend",
+        help="top-N items for raw user ids from a model file",
+        description="Print each user's top-N items as user_id, rank, item_id, score, leaving "
+        "out items the user has in the training data.",
+    )
+    rec.add_argument("model", help="model file written by `fastals fit`")
+    who = rec.add_mutually_exclusive_group(required=True)
+    who.add_argument(
+        "--users", nargs="+", help="raw user ids (this, --users-file or --all-users is required)"
+    )
+    who.add_argument(
+        "--users-file",
+        help="file of raw user ids, one per line; - for standard input (this, --users or "
+        "--all-users is required)",
+    )
+    who.add_argument(
+        "--all-users",
+        action="store_true",
+        help="every user of the model, streamed in blocks of 1024 users (this, --users or "
+        "--users-file is required)",
+    )
+    rec.add_argument(
+        "-N", type=positive_int, default=10, help="items per user, at most (default: 10)"
+    )
+    rec.add_argument(
+        "--format", choices=["csv", "tsv", "json"], default="csv", help="output (default: csv)"
+    )
+    rec.add_argument(
+        "--no-filter",
+        action="store_true",
+        help="also list items the user has in the training data (default: leave them out)",
+    )
+    rec.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail on an unknown user id (default: skip it with a warning)",
+    )
+    rec.add_argument(
+        "--threads", type=nonnegative_int, default=0, help="threads, 0 = all cores (default: 0)"
+    )
     rec.set_defaults(func=recommend_command)
-
-    ev = sub.add_parser("evaluate", help="ranking metrics of a model file on test interactions")
-    ev.add_argument("model", type=Path)
-    ev.add_argument("test", type=Path)
-    ev.add_argument("--user-col", required=True)
-    ev.add_argument("--item-col", required=True)
-    ev.add_argument("-K", type=int, default=10)
-    ev.set_defaults(func=evaluate_command)

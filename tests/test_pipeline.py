@@ -138,7 +138,9 @@ def test_seed_settings_are_the_notebooks():
 
 
 def test_bad_data_dir_is_a_clear_error(tmp_path, capsys):
-    with pytest.raises(SystemExit, match="is not a folder"):
-        main(["kuairec", "--data-dir", str(tmp_path / "missing")])
+    assert main(["kuairec", "--data-dir", str(tmp_path / "missing")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"fastals kuairec: --data-dir {tmp_path / 'missing'} is not a folder"
+    )
     with pytest.raises(FileNotFoundError, match="big_matrix.csv"):
         run_kuairec(tmp_path, show_progress=False)
