@@ -42,8 +42,7 @@ class iALS(FactorizationModel):  # noqa: N801 (the published name)
         Initial factors are normal(0, init_stddev / sqrt(factors)), users then items, from
         ``np.random.default_rng(random_state)``.
     iterations : int
-        Epochs; each solves all users, then all items (iALS++: per block of dimensions,
-        the users' block then the items' block, as Rendle et al. 2021).
+        Epochs; each solves all users, then all items (iALS++: see ``block_order``).
     solver : "cholesky", "cg", "ials++" or "cd"
         Exact row solves; ``cg_steps`` CG steps from the warm start (Takacs et al. 2011);
         block coordinate descent over ``block_size`` dimensions (iALS++); element-wise
@@ -51,6 +50,11 @@ class iALS(FactorizationModel):  # noqa: N801 (the published name)
     block_size : int or None
         iALS++'s block of dimensions, 1..factors (None: min(64, factors)); factors gives
         the exact solve, 1 is iCD.
+    block_order : "sides" or "interleaved"
+        iALS++'s order: "sides" steps every block of every user, then every block of every
+        item (irspack's order; each epoch solves all users, then all items); "interleaved"
+        steps block 1 of the users, block 1 of the items, block 2 of the users, ...
+        (google-research's ``ialspp_main.cc``).
     cg_steps : int
         CG steps per row per epoch.
     dtype : float32 or float64
@@ -80,6 +84,7 @@ class iALS(FactorizationModel):  # noqa: N801 (the published name)
         num_threads=0,
         popularity_exp=None,
         calculate_training_loss=False,
+        block_order="sides",
     ):
         self.factors = factors
         self.regularization = regularization
@@ -95,6 +100,7 @@ class iALS(FactorizationModel):  # noqa: N801 (the published name)
         self.num_threads = num_threads
         self.popularity_exp = popularity_exp
         self.calculate_training_loss = calculate_training_loss
+        self.block_order = block_order
         self._check_hyperparameters()
         self.user_factors = self.item_factors = None
         self.item_unobserved_weights = None
@@ -113,6 +119,10 @@ class iALS(FactorizationModel):  # noqa: N801 (the published name)
         if self.solver not in sweeps.SOLVERS:
             raise ValueError(
                 f"solver must be one of {', '.join(map(repr, sweeps.SOLVERS))}, got {self.solver!r}"
+            )
+        if self.block_order not in sweeps.BLOCK_ORDERS:
+            raise ValueError(
+                f"block_order must be 'sides' or 'interleaved', got {self.block_order!r}"
             )
         if self.block_size is None:
             self.block_size = min(64, self.factors)
@@ -279,7 +289,7 @@ class iALS(FactorizationModel):  # noqa: N801 (the published name)
     SAVED_KEYS = (
         "factors", "regularization", "regularization_exp", "unobserved_weight", "init_stddev",
         "iterations", "solver", "block_size", "cg_steps", "dtype", "num_threads",
-        "calculate_training_loss",
+        "calculate_training_loss", "block_order",
     )  # fmt: skip
     OPTIONAL_SAVED_KEYS = ("random_state", "popularity_exp", "popularity_normaliser")
     SAVED_VECTORS = ("item_unobserved_weights",)
@@ -312,5 +322,6 @@ class iALS(FactorizationModel):  # noqa: N801 (the published name)
             "num_threads": self.num_threads,
             "popularity_exp": self.popularity_exp,
             "calculate_training_loss": self.calculate_training_loss,
+            "block_order": self.block_order,
             "popularity_normaliser": self._popularity_normaliser,
         }

@@ -16,6 +16,7 @@ from ._threads import parallel_for
 from .solvers import gram
 
 SOLVERS = ("cholesky", "cg", "ials++", "cd")
+BLOCK_ORDERS = ("sides", "interleaved")
 ROW_GRAIN = 16
 
 
@@ -125,8 +126,15 @@ def epoch(model, users, items, X, Y, c):
                      (GX, items.scale, items.reg), pred, grain=ROW_GRAIN)  # fmt: skip
         return
     k = X.shape[1]
-    for b0 in range(0, k, model.block_size):  # iALS++: each block, users then items
-        b1 = min(k, b0 + model.block_size)
+    blocks = [(b0, min(k, b0 + model.block_size)) for b0 in range(0, k, model.block_size)]
+    if model.block_order == "sides":  # all users' blocks, then all items' (as irspack)
+        for b0, b1 in blocks:
+            _block(users, X, Y, GY, b0, b1, pred)
+        GX = gram_matrix(X)
+        for b0, b1 in blocks:
+            _block(items, Y, X, GX, b0, b1, pred)
+        return
+    for b0, b1 in blocks:  # "interleaved": each block, users then items (google-research)
         _block(users, X, Y, GY, b0, b1, pred)
         _update_gram_block(GX, X, None, b0, b1)
         _block(items, Y, X, GX, b0, b1, pred)

@@ -8,6 +8,7 @@ NDCG@100 of the held-out users (``protocol``). Objective and metrics are compute
 epochs, outside the timing.
 """
 
+import os
 import time
 
 import numpy as np
@@ -20,22 +21,28 @@ from .ials import iALS
 
 IALS_SOLVERS = ("cholesky", "cg", "ials++", "cd")
 IMPLICIT_SOLVERS = ("cg", "cholesky")
+# irspack 0.5.2's solvers of the same objective (its IALSPP sweeps all users' blocks, then
+# all items': fastals' block_order="sides")
+IRSPACK_SOLVERS = {"cholesky": "CHOLESKY", "cg": "CG", "ials++": "IALSPP"}
 
 
-def runs(libraries=("fastals", "implicit"), ials_solvers=IALS_SOLVERS):
-    """(library, objective, solver) triples to time: fastals' iALS solvers, then implicit's
-    objective solved by fastals and by implicit (skipped when not installed)."""
+def runs(libraries=("fastals", "implicit", "irspack"), ials_solvers=IALS_SOLVERS):
+    """(library, objective, solver) triples to time: fastals' iALS solvers and irspack's
+    (when installed), then implicit's objective solved by fastals and by implicit (when
+    installed)."""
     out = [("fastals", "ials", s) for s in ials_solvers]
-    for library in libraries:
-        if library == "implicit" and not implicit_available():
-            continue
-        out += [(library, "implicit", s) for s in IMPLICIT_SOLVERS]
+    if "irspack" in libraries and available("irspack"):
+        out += [("irspack", "ials", s) for s in ials_solvers if s in IRSPACK_SOLVERS]
+    for library in ("fastals", "implicit"):
+        if library in libraries and (library == "fastals" or available("implicit")):
+            out += [(library, "implicit", s) for s in IMPLICIT_SOLVERS]
     return out
 
 
-def implicit_available():
+def available(module):
+    """Whether the optional reference library ``module`` imports."""
     try:
-        import implicit.cpu.als  # noqa: F401
+        __import__(module)
     except ImportError:
         return False
     return True
@@ -44,59 +51,70 @@ def implicit_available():
 def run(split, library, objective, solver, factors, epochs, settings, num_threads=0):
     """Fit one solver for ``epochs`` on ``split.train``; returns one record per epoch.
 
-    ``settings``: {"ials": iALS keywords (regularization, unobserved_weight, ...),
-    "implicit": AlternatingLeastSquares keywords (regularization, alpha)}.
+    ``settings``: {"ials": iALS keywords (regularization, regularization_exp,
+    unobserved_weight, block_size, ...), "implicit": AlternatingLeastSquares keywords
+    (regularization, alpha)}. Every library's factors are scored by fastals (objective,
+    fold-in and ranking), so the numbers compare.
     """
-    train = split.train
-    records = []
+    kwargs = dict(factors=factors, num_threads=num_threads, iterations=epochs, random_state=0)
     if objective == "ials":
-        model = iALS(factors=factors, solver=solver, iterations=epochs, num_threads=num_threads,
-                     random_state=0, **settings["ials"])  # fmt: skip
+        server = iALS(solver=solver, **kwargs, **settings["ials"])
 
-        def score():
-            return model.objective(train), protocol.evaluate(model, split.validation)
+        def value(X, Y):
+            return server.objective(split.train)
 
     else:
-        model = _implicit_objective_model(library, factors, solver, epochs, settings, num_threads)
-        server = AlternatingLeastSquares(factors=factors, num_threads=num_threads,
-                                         **settings["implicit"])  # fmt: skip
-        Cui = confidences(train, server.alpha, np.dtype(np.float32))
+        server = AlternatingLeastSquares(use_cg=solver == "cg", **kwargs, **settings["implicit"])
+        Cui = confidences(split.train, server.alpha, np.dtype(np.float32))
 
-        def score():
-            server.user_factors = np.ascontiguousarray(model.user_factors)
-            server.item_factors = np.ascontiguousarray(model.item_factors)
-            server._YtY = server._XtX = None
-            loss = solvers.training_loss(Cui, server.user_factors, server.item_factors,
-                                         server.regularization)  # fmt: skip
-            return loss, protocol.evaluate(server, split.validation)
+        def value(X, Y):
+            return solvers.training_loss(Cui, X, Y, server.regularization)
 
-    total = [0.0]
+    records = []
 
-    def callback(iteration, seconds, _loss):
-        total[0] += seconds
-        value, metrics = score()
+    def record(epoch, seconds, X, Y):
+        server.user_factors = np.ascontiguousarray(X)
+        server.item_factors = np.ascontiguousarray(Y)
+        server._YtY = server._XtX = server._user_norms = server._item_norms = None
+        total = seconds + (records[-1]["cumulative_seconds"] if records else 0.0)
         records.append(dict(library=library, objective=objective, solver=solver,
-                            factors=factors, epoch=iteration + 1, seconds=seconds,
-                            cumulative_seconds=total[0], training_objective=value,
-                            **metrics))  # fmt: skip
+                            factors=factors, epoch=epoch, seconds=seconds,
+                            cumulative_seconds=total, training_objective=value(X, Y),
+                            **protocol.evaluate(server, split.validation)))  # fmt: skip
 
-    started = time.perf_counter()
     with threadpool_limits(limits=1, user_api="blas"):  # implicit's advice; fastals does it too
-        model.fit(train, show_progress=False, callback=callback)
-    if not records:
-        raise RuntimeError(f"{library} {solver}: no epoch ran in {time.perf_counter() - started}s")
+        if library == "irspack":
+            _run_irspack(split.train, server, solver, epochs, num_threads, record)
+            return records
+        model = server  # fastals trains the model it scores
+        if library == "implicit":
+            from implicit.cpu.als import AlternatingLeastSquares as Implicit
+
+            model = Implicit(use_cg=solver == "cg", **kwargs, **settings["implicit"])
+
+        def callback(iteration, seconds, _loss):
+            record(iteration + 1, seconds, model.user_factors, model.item_factors)
+
+        model.fit(split.train, show_progress=False, callback=callback)
     return records
 
 
-def _implicit_objective_model(library, factors, solver, epochs, settings, num_threads):
-    if library == "implicit":
-        from implicit.cpu.als import AlternatingLeastSquares as Reference
-    else:
-        Reference = AlternatingLeastSquares
-    with threadpool_limits(limits=1, user_api="blas"):  # implicit checks BLAS when created
-        return Reference(factors=factors, use_cg=solver == "cg", iterations=epochs,
-                         num_threads=num_threads, random_state=0,
-                         **settings["implicit"])  # fmt: skip
+def _run_irspack(train, server, solver, epochs, num_threads, record):
+    """irspack's trainer on the same objective (its reg is lambda as is: the factors match
+    fastals' Cholesky and CG iterates from the same start to float32 rounding)."""
+    from irspack.recommenders.ials import IALSTrainer, str_to_loss_type, str_to_solver_type
+
+    trainer = IALSTrainer(
+        train, server.factors, server.unobserved_weight, server.regularization,
+        server.regularization_exp, server.init_stddev, str_to_solver_type(IRSPACK_SOLVERS[solver]),
+        server.cg_steps, server.block_size, str_to_loss_type("IALSPP"), 0,
+        num_threads or os.cpu_count(), 5, 7,
+    )  # fmt: skip
+    for epoch in range(1, epochs + 1):
+        start = time.perf_counter()
+        trainer.run_epoch()
+        seconds = time.perf_counter() - start
+        record(epoch, seconds, trainer.core_trainer.user, trainer.core_trainer.item)
 
 
 def summary(records):

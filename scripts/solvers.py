@@ -3,9 +3,10 @@
     python scripts/solvers.py --data ml-latest-small --factors 64 128 --epochs 16
     python scripts/solvers.py --data lastfm --factors 64 --heldout 150 --out /tmp/solvers
 
-Runs fastals' iALS solvers (cholesky, cg, ials++, cd) on Rendle et al.'s objective and
-implicit's objective solved by fastals and by implicit 0.7.3 (CG, Cholesky; skipped when
-implicit is not installed), on the same split, one after the other. Writes to ``--out``:
+Runs fastals' iALS solvers (cholesky, cg, ials++, cd) and irspack 0.5.2's (Cholesky, CG,
+iALS++) on Rendle et al.'s objective, and implicit's objective solved by fastals and by
+implicit 0.7.3 (CG, Cholesky), on the same split, one after the other (a library that is
+not installed is skipped; ``pip install fastals[bench]`` has both). Writes to ``--out``:
 ``records.json`` (one record per epoch: seconds, objective, Recall@20/50, NDCG@100 of the
 validation users), ``summary.md``, and the figures (objective and NDCG@100 vs seconds per
 factor count; seconds per epoch vs factors per solver, as iALS++'s figure 1).
@@ -51,8 +52,16 @@ def parse(argv):
                         help="validation users and test users each (default: 100)")  # fmt: skip
     parser.add_argument("--solvers", nargs="+", default=list(solver_bench.IALS_SOLVERS),
                         help="iALS solvers (default: all four)")  # fmt: skip
-    parser.add_argument("--no-implicit", action="store_true",
-                        help="leave out implicit's objective (both libraries)")  # fmt: skip
+    parser.add_argument(
+        "--no-implicit",
+        action="store_true",
+        help="leave out implicit 0.7.3 (default: include it when installed)",
+    )
+    parser.add_argument(
+        "--no-irspack",
+        action="store_true",
+        help="leave out irspack 0.5.2 (default: include it when installed)",
+    )
     parser.add_argument("--regularization", type=float, default=0.003,
                         help="iALS lambda (default: 0.003)")  # fmt: skip
     parser.add_argument("--regularization-exp", type=float, default=1.0,
@@ -82,7 +91,11 @@ def main(argv=None):
                      unobserved_weight=args.unobserved_weight),
         "implicit": dict(regularization=args.als_regularization, alpha=args.alpha),
     }  # fmt: skip
-    libraries = () if args.no_implicit else ("fastals", "implicit")
+    libraries = ["fastals", "irspack", "implicit"]
+    if args.no_implicit:
+        libraries.remove("implicit")
+    if args.no_irspack:
+        libraries.remove("irspack")
     records = []
     for factors in args.factors:
         block = dict(block_size=min(args.block_size or 64, factors))

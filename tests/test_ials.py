@@ -41,14 +41,18 @@ def model(**kwargs):
 
 @pytest.mark.parametrize("popularity_exp", [None, 0.5])
 @pytest.mark.parametrize("nu", [0.0, 1.0])
-@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("solver", SOLVERS + ("ials++ interleaved",))
 def test_matches_reference(solver, nu, popularity_exp):
     W = weights_matrix()
-    m = model(solver=solver, regularization_exp=nu, popularity_exp=popularity_exp)
+    solver, _, order = solver.partition(" ")
+    order = order or "sides"
+    m = model(
+        solver=solver, regularization_exp=nu, popularity_exp=popularity_exp, block_order=order
+    )
     m.fit(W, show_progress=False)
     X, Y = reference.fit(
         W, 6, 0.05, nu, 0.2, 3, solver=solver, block_size=4, random_state=7,
-        popularity_exp=popularity_exp,
+        popularity_exp=popularity_exp, block_order=order,
     )  # fmt: skip
     np.testing.assert_allclose(m.user_factors, X, rtol=1e-8, atol=1e-11)
     np.testing.assert_allclose(m.item_factors, Y, rtol=1e-8, atol=1e-11)
@@ -65,10 +69,13 @@ def test_objective_matches_reference(popularity_exp):
 
 
 @pytest.mark.parametrize("block_size", [1, 4, 6])
-@pytest.mark.parametrize("solver", SOLVERS)
-def test_objective_never_increases(solver, block_size):
+@pytest.mark.parametrize(
+    "solver, order", [(s, "sides") for s in SOLVERS] + [("ials++", "interleaved")]
+)
+def test_objective_never_increases(solver, order, block_size):
     W = weights_matrix(seed=3)
-    m = model(solver=solver, block_size=block_size, iterations=12, calculate_training_loss=True)
+    m = model(solver=solver, block_size=block_size, iterations=12, calculate_training_loss=True,
+              block_order=order)  # fmt: skip
     m.fit(W, show_progress=False)
     losses = np.array(m.loss_history)
     assert len(losses) == 12
@@ -232,6 +239,7 @@ def test_als_file_refused_by_ials():
         (dict(unobserved_weight=-0.1), "unobserved_weight"),
         (dict(regularization=float("nan")), "regularization"),
         (dict(popularity_exp=-1), "popularity_exp"),
+        (dict(block_order="random"), "block_order must be 'sides' or 'interleaved'"),
     ],
 )
 def test_bad_hyperparameters(kwargs, message):

@@ -150,6 +150,7 @@ def fit(
     random_state=None,
     popularity_exp=None,
     dtype=np.float64,
+    block_order="sides",
 ):
     """iALS from fastals' initialisation (normal(0, init_stddev / sqrt(k)), users then
     items); returns (X, Y) in float64 (computed in float64 from ``dtype``'s initial draw)."""
@@ -169,10 +170,16 @@ def fit(
         elif solver == "ials++":
             size = block_size or min(64, factors)
             blocks = [np.arange(b, min(b + size, factors)) for b in range(0, factors, size)]
-            for dims in blocks:  # per block: users, then items
-                # (the kernel keeps one cache of predictions that both sides update)
-                block_step(Wu, X, Y, gram(Y, gu), scale_u, reg_u, dims, predictions(Wu, X, Y))
-                block_step(Wi, Y, X, gram(X, gi), scale_i, reg_i, dims, predictions(Wi, Y, X))
+            # (the kernel keeps one cache of predictions that both sides update)
+            if block_order == "sides":  # every block of the users, then of the items
+                for dims in blocks:
+                    block_step(Wu, X, Y, gram(Y, gu), scale_u, reg_u, dims, predictions(Wu, X, Y))
+                for dims in blocks:
+                    block_step(Wi, Y, X, gram(X, gi), scale_i, reg_i, dims, predictions(Wi, Y, X))
+            else:  # interleaved: per block, users then items
+                for dims in blocks:
+                    block_step(Wu, X, Y, gram(Y, gu), scale_u, reg_u, dims, predictions(Wu, X, Y))
+                    block_step(Wi, Y, X, gram(X, gi), scale_i, reg_i, dims, predictions(Wi, Y, X))
         else:  # cd: every dimension of a row in turn, users then items
             for rows, A, B, gw, sc, rg in ((Wu, X, Y, gu, scale_u, reg_u),
                                            (Wi, Y, X, gi, scale_i, reg_i)):  # fmt: skip
