@@ -5,6 +5,8 @@
     fastals recommend M ...      top-N items for users of the model
     fastals evaluate M TEST ...  ranking metrics, each with its definition
     fastals kuairec              the KuaiRec notebook's pipeline (`make demo`)
+    fastals solvers ...          every ALS solver timed per epoch on one split
+    fastals paper ...            Rendle et al. 2022's evaluation on MovieLens ratings.csv
 
 A user mistake ends with one line on stderr, ``fastals <command>: <message>``, and exit
 code 2; warnings print as one line ``fastals <command>: warning: <message>``.
@@ -20,6 +22,7 @@ from .cli_demo import add_parsers as add_demo_parsers
 from .cli_evaluate import add_parser as add_evaluate_parser
 from .cli_io import CommandError
 from .cli_model import add_parsers as add_model_parsers
+from .cli_solvers import add_parsers as add_solver_parsers
 from .cli_split import add_parser as add_split_parser
 
 EPILOG = "Run `fastals COMMAND --help` for a command's options, each with its default."
@@ -50,6 +53,7 @@ def build_parser():
     add_model_parsers(sub)
     add_evaluate_parser(sub)
     add_demo_parsers(sub)
+    add_solver_parsers(sub)
     return parser
 
 

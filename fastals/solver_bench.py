@@ -8,6 +8,7 @@ NDCG@100 of the held-out users (``protocol``). Objective and metrics are compute
 epochs, outside the timing.
 """
 
+import copy
 import os
 import time
 
@@ -77,16 +78,29 @@ def run(split, library, objective, solver, factors, epochs, settings, num_thread
         server.item_factors = np.ascontiguousarray(Y)
         server._YtY = server._XtX = server._user_norms = server._item_norms = None
         total = seconds + (records[-1]["cumulative_seconds"] if records else 0.0)
-        records.append(dict(library=library, objective=objective, solver=solver,
-                            factors=factors, epoch=epoch, seconds=seconds,
-                            cumulative_seconds=total, training_objective=value(X, Y),
-                            **protocol.evaluate(server, split.validation)))  # fmt: skip
+        records.append(
+            dict(
+                library=library,
+                objective=objective,
+                solver=solver,
+                factors=factors,
+                epoch=epoch,
+                seconds=seconds,
+                cumulative_seconds=total,
+                training_objective=value(X, Y),
+                **protocol.evaluate(server, split.validation),
+            )
+        )
 
     with threadpool_limits(limits=1, user_api="blas"):  # implicit's advice; fastals does it too
         if library == "irspack":
             _run_irspack(split.train, server, solver, epochs, num_threads, record)
             return records
         model = server  # fastals trains the model it scores
+        if library == "fastals":  # compile (or load) the kernels outside the timing
+            warm = copy.copy(server)
+            warm.iterations = 1
+            warm.fit(split.train[: min(64, split.train.shape[0])], show_progress=False)
         if library == "implicit":
             from implicit.cpu.als import AlternatingLeastSquares as Implicit
 
@@ -105,11 +119,21 @@ def _run_irspack(train, server, solver, epochs, num_threads, record):
     from irspack.recommenders.ials import IALSTrainer, str_to_loss_type, str_to_solver_type
 
     trainer = IALSTrainer(
-        train, server.factors, server.unobserved_weight, server.regularization,
-        server.regularization_exp, server.init_stddev, str_to_solver_type(IRSPACK_SOLVERS[solver]),
-        server.cg_steps, server.block_size, str_to_loss_type("IALSPP"), 0,
-        num_threads or os.cpu_count(), 5, 7,
-    )  # fmt: skip
+        train,
+        server.factors,
+        server.unobserved_weight,
+        server.regularization,
+        server.regularization_exp,
+        server.init_stddev,
+        str_to_solver_type(IRSPACK_SOLVERS[solver]),
+        server.cg_steps,
+        server.block_size,
+        str_to_loss_type("IALSPP"),
+        0,
+        num_threads or os.cpu_count(),
+        5,
+        7,
+    )
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
         trainer.run_epoch()
@@ -128,22 +152,93 @@ def summary(records):
         seconds = [r["seconds"] for r in group]
         steady = seconds[1:] if len(seconds) > 1 else seconds
         last = group[-1]
-        rows.append(dict(zip(("library", "objective", "solver", "factors"), key, strict=True),
-                         seconds_per_epoch=float(np.median(steady)), epochs=len(group),
-                         **{k: last[k] for k in last if k.startswith(("recall", "ndcg"))},
-                         training_objective=last["training_objective"]))  # fmt: skip
+        rows.append(
+            dict(
+                zip(("library", "objective", "solver", "factors"), key, strict=True),
+                seconds_per_epoch=float(np.median(steady)),
+                epochs=len(group),
+                **{k: last[k] for k in last if k.startswith(("recall", "ndcg"))},
+                training_objective=last["training_objective"],
+            )
+        )
     return rows
 
 
 def markdown(rows):
     """The summary as a markdown table."""
-    head = ("library", "objective", "solver", "factors", "s/epoch", "epochs", "objective value",
-            "Recall@20", "Recall@50", "NDCG@100")  # fmt: skip
+    head = (
+        "library",
+        "objective",
+        "solver",
+        "factors",
+        "s/epoch",
+        "epochs",
+        "objective value",
+        "Recall@20",
+        "Recall@50",
+        "NDCG@100",
+    )
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         scores = [f"{r[key]:.4f}" for key in ("recall@20", "recall@50", "ndcg@100")]
-        cells = (r["library"], r["objective"], r["solver"], r["factors"],
-                 f"{r['seconds_per_epoch']:.4f}", r["epochs"], f"{r['training_objective']:.6g}",
-                 *scores)  # fmt: skip
+        cells = (
+            r["library"],
+            r["objective"],
+            r["solver"],
+            r["factors"],
+            f"{r['seconds_per_epoch']:.4f}",
+            r["epochs"],
+            f"{r['training_objective']:.6g}",
+            *scores,
+        )
         lines.append("| " + " | ".join(map(str, cells)) + " |")
     return "\n".join(lines)
+
+
+def plot(records, out):
+    """Figures in the folder ``out``: per factor count, the objectives and validation
+    NDCG@100 against seconds; seconds per epoch against factors (iALS++'s figure 1).
+    Returns the files written ([] without matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    written = []
+    label = lambda r: f"{r['library']} {r['objective']} {r['solver']}"  # noqa: E731
+    for factors in sorted({r["factors"] for r in records}):
+        fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+        groups = {}
+        for r in records:
+            if r["factors"] == factors:
+                groups.setdefault(label(r), []).append(r)
+        for name, group in groups.items():
+            t = [r["cumulative_seconds"] for r in group]
+            panel = 0 if group[0]["objective"] == "ials" else 1
+            axes[panel].plot(t, [r["training_objective"] for r in group], marker=".", label=name)
+            axes[2].plot(t, [r["ndcg@100"] for r in group], marker=".", label=name)
+        titles = ("iALS objective", "implicit's objective (normalised)", "validation NDCG@100")
+        for ax, title in zip(axes, titles, strict=True):
+            ax.set_title(f"{title}, factors={factors}")
+            ax.set_xlabel("seconds")
+            ax.legend(fontsize=7)
+        fig.tight_layout()
+        written.append(out / f"solvers_k{factors}.png")
+        fig.savefig(written[-1], dpi=110)
+        plt.close(fig)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    by_solver = {}
+    for row in summary(records):
+        by_solver.setdefault(label(row), []).append((row["factors"], row["seconds_per_epoch"]))
+    for name, points in by_solver.items():
+        points.sort()
+        ax.plot(*zip(*points, strict=True), marker="o", label=name)
+    ax.set(xscale="log", yscale="log", xlabel="factors", ylabel="seconds per epoch")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    written.append(out / "seconds_per_epoch.png")
+    fig.savefig(written[-1], dpi=110)
+    plt.close(fig)
+    return written

@@ -1,0 +1,142 @@
+"""The solver harness (``fastals solvers``), the paper's evaluation (``fastals paper``) and
+EASE^R, on a small synthetic MovieLens-format ratings.csv."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from fastals import paper, protocol
+from fastals.cli import main
+
+
+@pytest.fixture(scope="module")
+def ratings_csv(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    rows = []
+    for user in range(120):
+        taste = rng.integers(0, 3)  # three groups of users liking three groups of items
+        items = rng.choice(
+            np.arange(taste * 30, taste * 30 + 40), size=rng.integers(6, 20), replace=False
+        )
+        rows += [(user + 1, int(item) + 1, 4.5, 0) for item in items]
+    path = tmp_path_factory.mktemp("ml") / "ratings.csv"
+    pd.DataFrame(rows, columns=["userId", "movieId", "rating", "timestamp"]).to_csv(
+        path, index=False
+    )
+    return path
+
+
+def test_solvers_command(ratings_csv, tmp_path, capsys):
+    out = tmp_path / "runs"
+    code = main(
+        [
+            "solvers",
+            "--data",
+            str(ratings_csv),
+            "--heldout",
+            "15",
+            "--factors",
+            "8",
+            "--epochs",
+            "3",
+            "--out",
+            str(out),
+            "--threads",
+            "1",
+        ]
+    )
+    assert code == 0
+    records = json.loads((out / "records.json").read_text())["records"]
+    fastals_ials = {
+        r["solver"] for r in records if r["library"] == "fastals" and r["objective"] == "ials"
+    }
+    assert fastals_ials == {"cholesky", "cg", "ials++", "cd"}
+    assert {r["library"] for r in records} >= {"fastals", "implicit", "irspack"}
+    for solver in ("cholesky", "ials++", "cd"):
+        values = [
+            r["training_objective"]
+            for r in records
+            if (r["library"], r["solver"], r["objective"]) == ("fastals", solver, "ials")
+        ]
+        assert len(values) == 3 and values[0] >= values[1] >= values[2]
+    # the same objective, solver and start: fastals and implicit reach the same loss
+    loss = {
+        r["library"]: r["training_objective"]
+        for r in records
+        if (r["objective"], r["solver"], r["epoch"]) == ("implicit", "cholesky", 3)
+    }
+    assert loss["fastals"] == pytest.approx(loss["implicit"], rel=1e-4)
+    assert all(0 <= r["ndcg@100"] <= 1 and r["seconds"] > 0 for r in records)
+    assert "| fastals | ials | cholesky | 8 |" in capsys.readouterr().out
+
+
+def test_paper_command_tuned(ratings_csv, capsys, monkeypatch):
+    monkeypatch.setitem(paper.GRID, "ials", paper.GRID["ials"][:2])
+    monkeypatch.setitem(paper.GRID, "als", paper.GRID["als"][:2])
+    code = main(
+        [
+            "paper",
+            "--data",
+            str(ratings_csv),
+            "--heldout",
+            "15",
+            "--factors",
+            "8",
+            "--tune",
+            "--published",
+        ]
+    )
+    assert code == 0
+    table = capsys.readouterr().out
+    for name in ("iALS (d=8, CG)", "implicit's ALS (d=8, CG)", "popularity", "EASE^R", "published"):
+        assert name in table
+
+
+def test_paper_settings_and_bad_input(ratings_csv, capsys):
+    assert (
+        main(
+            [
+                "paper",
+                "--data",
+                str(ratings_csv),
+                "--heldout",
+                "15",
+                "--factors",
+                "16",
+                "--block-size",
+                "8",
+            ]
+        )
+        == 0
+    )
+    assert "iALS (d=16, iALS++ block 8)" in capsys.readouterr().out
+    assert main(["paper", "--data", str(ratings_csv), "--heldout", "60"]) == 2
+    assert "leaves no training users" in capsys.readouterr().err
+    assert main(["solvers", "--data", str(ratings_csv.parent / "missing.csv")]) == 2
+
+
+def test_ease_columns_are_ridge_regressions():
+    rng = np.random.default_rng(1)
+    X = sp.csr_matrix((rng.random((40, 12)) < 0.3).astype(np.float32))
+    B = paper.ease_weights(X, 2.0)
+    G = (X.T @ X).toarray().astype(np.float64)
+    assert np.all(np.diag(B) == 0)
+    for j in (0, 5, 11):  # column j: ridge regression of item j on the other items
+        others = np.delete(np.arange(12), j)
+        b = np.linalg.solve(G[np.ix_(others, others)] + 2.0 * np.eye(11), G[others, j])
+        np.testing.assert_allclose(B[others, j], b, rtol=1e-8, atol=1e-10)
+
+
+def test_dense_ranking_matches_factor_ranking(ratings_csv):
+    from fastals import iALS
+
+    users, items = protocol.movielens_ratings(ratings_csv)
+    split = protocol.strong_generalization_split(users, items, n_heldout=15)
+    model = iALS(factors=8, iterations=3, random_state=0)
+    model.fit(split.train, show_progress=False)
+    X = model.recalculate_user(np.arange(15), split.validation.fold_in)
+    dense = paper.evaluate_ranking(lambda rows: X @ model.item_factors.T, split.validation)
+    assert dense == pytest.approx(protocol.evaluate(model, split.validation))
