@@ -113,7 +113,7 @@ def run(split, factors=64, epochs=16, num_threads=0, models=("ials", "als", "pop
         results.append(tune(f"implicit's ALS (d={factors}, CG)", make, split, GRID["als"]))
     if "popularity" in models:
         results.append(popularity(split))
-    if "ease" in models and split.train.shape[1] <= EASE_MAX_ITEMS:
+    if "ease" in models and GRID["ease"] and split.train.shape[1] <= EASE_MAX_ITEMS:
         results.append(ease(split))
     return results
 

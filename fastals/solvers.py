@@ -88,13 +88,19 @@ def gram(Y):
 
 
 def rounded_regularization(regularization, solver, dtype):
-    """lambda as implicit rounds it.
+    """lambda as implicit rounds it in its solvers (the one place fastals keeps those rules).
 
     implicit's CG kernel takes lambda as a C float, so it is float32-rounded for every
-    model dtype; its Cholesky kernel takes a double, rounded only by a float32 model.
+    model dtype; its Cholesky kernel takes a double, rounded only by a float32 model. Its
+    loss always takes a C float: ``loss_regularization``.
     """
     lam = np.float32(regularization) if solver == "cg" else regularization
     return dtype.type(lam)
+
+
+def loss_regularization(regularization):
+    """lambda as implicit's loss takes it: a C float, as a Python float."""
+    return float(np.float32(regularization))
 
 
 def shared_system(Y, lam, YtY=None):
@@ -196,14 +202,14 @@ def training_loss(Cui, X, Y, regularization):
     The denominator is the total confidence sum_{u,i} C_ui.
     """
     M = Cui if isinstance(Cui, SweepMatrix) else SweepMatrix(Cui)
-    lam = float(np.float32(regularization))
+    lam = loss_regularization(regularization)
     return finish_loss(_unregularised_loss(M, X, Y) + lam * _sq_norm(Y), M, X, regularization)
 
 
 def finish_loss(numerator, M, X, regularization):
     """The normalised loss from a numerator that lacks only lambda |X|^2 (e.g. the item
     sweep's fused ``half_sweep(with_loss=True)``, X the user factors); M either side."""
-    lam = float(np.float32(regularization))
+    lam = loss_regularization(regularization)
     return normalise_loss(numerator + lam * _sq_norm(X), M)
 
 

@@ -2,6 +2,8 @@
 EASE^R, on a small synthetic MovieLens-format ratings.csv."""
 
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -140,3 +142,70 @@ def test_dense_ranking_matches_factor_ranking(ratings_csv):
     X = model.recalculate_user(np.arange(15), split.validation.fold_in)
     dense = paper.evaluate_ranking(lambda rows: X @ model.item_factors.T, split.validation)
     assert dense == pytest.approx(protocol.evaluate(model, split.validation))
+
+
+DATA = Path(
+    os.environ.get("FASTALS_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
+
+
+@pytest.mark.parametrize(
+    "data, folder", [("ml-latest-small", "ml-latest-small"), ("lastfm", "hetrec2011-lastfm-2k")]
+)
+def test_real_data(data, folder, tmp_path, capsys, monkeypatch):
+    if not (DATA / folder).exists():
+        pytest.skip(f"{folder} is not in the data folder {DATA}")
+    monkeypatch.setenv("FASTALS_DATA_DIR", str(DATA))
+    code = main(
+        [
+            "solvers",
+            "--data",
+            data,
+            "--heldout",
+            "50",
+            "--factors",
+            "8",
+            "--epochs",
+            "2",
+            "--solvers",
+            "cg",
+            "ials++",
+            "--without",
+            "implicit",
+            "irspack",
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    assert code == 0
+    records = json.loads((tmp_path / "records.json").read_text())["records"]
+    assert {(r["solver"], r["epoch"]) for r in records if r["objective"] == "ials"} == {
+        ("cg", 1),
+        ("cg", 2),
+        ("ials++", 1),
+        ("ials++", 2),
+    }
+    assert all(r["ndcg@100"] > 0.05 for r in records)  # far above a random ranking's
+    capsys.readouterr()
+    monkeypatch.setitem(paper.GRID, "ials", paper.GRID["ials"][12:13])
+    monkeypatch.setitem(paper.GRID, "als", paper.GRID["als"][6:7])
+    monkeypatch.setitem(paper.GRID, "ease", [])
+    assert (
+        main(
+            [
+                "paper",
+                "--data",
+                data,
+                "--heldout",
+                "50",
+                "--factors",
+                "8",
+                "--epochs",
+                "2",
+                "--tune",
+            ]
+        )
+        == 0
+    )
+    table = capsys.readouterr().out
+    assert "iALS (d=8, CG)" in table and "popularity" in table
