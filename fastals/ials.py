@@ -168,7 +168,7 @@ class iALS(FactorizationModel):  # noqa: N801 (the published name)
         self._check_refit_shape(n_users, n_items)
         self._init_factors(n_users, n_items)
         c, self._popularity_normaliser = sweeps.item_weights(
-            np.diff(W.tocsc().indptr), self.unobserved_weight, self.popularity_exp
+            np.bincount(W.indices, minlength=n_items), self.unobserved_weight, self.popularity_exp
         )
         self.item_unobserved_weights = c
         users, items = sweeps.build_sides(W, self, c)
