@@ -1,7 +1,6 @@
 """fastals.evaluation and fastals.baselines: metric kernels against a plain-Python oracle and
 against implicit.evaluation 0.7.3, reproducible splits, and the baselines' serving contract."""
 
-import math
 import warnings
 
 import implicit.evaluation as ie
@@ -18,6 +17,7 @@ import fastals.evaluation as fe
 from fastals import AlternatingLeastSquares
 from fastals.baselines import PopularityRecommender, RandomRecommender
 from fastals.data import planted_low_rank
+from fastals.reference.metrics import user_statistics
 
 pytestmark = pytest.mark.filterwarnings("ignore:OpenBLAS is configured:RuntimeWarning")
 
@@ -29,45 +29,7 @@ LOWEST = -np.finfo(np.float32).max
 # --------------------------------------------------------------------------- helpers
 
 
-def oracle(recs, truth_rows, K, n_items):
-    """Plain-Python per-user statistics: both definitions, from sets and loops."""
-    out = []
-    for rec, truth in zip(recs, truth_rows, strict=True):
-        truth = set(truth)
-        hits = misses = 0
-        ap = dcg = auc = 0.0
-        for i, item in enumerate(list(rec)[:K]):
-            if item < 0:
-                continue
-            if item in truth:
-                hits += 1
-                ap += hits / (i + 1)
-                dcg += 1 / math.log2(i + 2)
-            else:
-                misses += 1
-                auc += hits
-        n_pos = len(truth)
-        if n_pos == 0:
-            out.append(None)
-            continue
-        capped = min(K, n_pos)
-        idcg = sum(1 / math.log2(j + 2) for j in range(capped))
-        n_neg = n_items - n_pos
-        auc_u = (
-            (auc + (hits + n_pos) / 2 * (n_neg - misses)) / (n_pos * n_neg) if n_neg else math.nan
-        )
-        out.append(
-            dict(
-                hits=hits,
-                capped=capped,
-                precision=hits / K,
-                recall=hits / n_pos,
-                ndcg=dcg / idcg,
-                map=ap / capped,
-                auc=auc_u,
-            )
-        )
-    return out
+oracle = user_statistics  # plain-Python per-user statistics, both definitions
 
 
 def truth_matrix(truth_rows, n_items):

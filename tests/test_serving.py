@@ -10,7 +10,6 @@ property tests use small integer factors, so every score is exact in float32 and
 ties are frequent: ids and scores are compared exactly.
 """
 
-import heapq
 import re
 import warnings
 
@@ -23,6 +22,7 @@ from hypothesis.extra import numpy as hnp
 
 import fastals
 from fastals import AlternatingLeastSquares
+from fastals.reference import serving as reference
 
 DTYPES = [np.float32, np.float64]
 DTYPE_PARAMS = [pytest.param(np.float32, id="f32"), pytest.param(np.float64, id="f64")]
@@ -31,37 +31,8 @@ DTYPE_PARAMS = [pytest.param(np.float32, id="f32"), pytest.param(np.float64, id=
 # --------------------------------------------------------------------------------------
 # Oracle and helpers
 # --------------------------------------------------------------------------------------
-def heap_topk(scores, N):
-    """implicit's selection of the N best entries of ``scores`` (positions, scores)."""
-    heap = []
-    for i, value in enumerate(scores.tolist()):
-        if len(heap) < N:
-            heapq.heappush(heap, (value, i))
-        elif value > heap[0][0]:
-            heapq.heapreplace(heap, (value, i))
-    heap.sort(reverse=True)
-    positions = np.array([i for _, i in heap], dtype=np.int64)
-    return positions, scores[positions]
-
-
-def masked_scores(x, Y, dtype, excluded):
-    """x . y_i for every row of Y (computed exactly for integer factors), ``excluded``
-    positions set to -finfo(dtype).max."""
-    scores = (np.asarray(Y, np.float64) @ np.asarray(x, np.float64)).astype(dtype)
-    scores[list(excluded)] = -np.finfo(dtype).max
-    return scores
-
-
-def oracle(x, Y, dtype, N, excluded=(), items=None):
-    """Expected (ids, scores) of recommend for one user; N capped at the candidates."""
-    if items is None:
-        positions, scores = heap_topk(masked_scores(x, Y, dtype, excluded), min(N, len(Y)))
-        return positions, scores
-    items = np.sort(np.asarray(items))
-    excluded_positions = [p for p, item in enumerate(items) if item in set(excluded)]
-    scores = masked_scores(x, Y[items], dtype, excluded_positions)
-    positions, scores = heap_topk(scores, min(N, len(items)))
-    return items[positions], scores
+heap_topk = reference.top_k  # implicit's selection, in plain Python
+oracle = reference.recommend  # (x, Y, dtype, N, excluded, items) -> expected (ids, scores)
 
 
 def csr_rows(mask, values, n_items):

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_serving import heap_topk  # implicit's select.h in plain Python
 
 import fastals
 from fastals._kernels import tile
@@ -14,6 +13,7 @@ from fastals._kernels.select import select_row
 from fastals._kernels.tile import panels, score_tiles
 from fastals._kernels.topk import ITEM_CHUNK, _score_block, _score_block_loops
 from fastals.recommend import top_k, top_k_pairs
+from fastals.reference.serving import top_k as heap_topk  # implicit's select.h, plain Python
 
 
 @settings(max_examples=60, deadline=None)

@@ -5,6 +5,8 @@ tests' oracles. Nothing here is fast: use it on small matrices.
   Cholesky, matrix-free CG, Woodbury, the loss.
 - ``ials``: Rendle et al.'s iALS objective and its four solvers (Cholesky, CG, iALS++ block
   coordinate descent, element-wise coordinate descent).
+- ``serving``: top-k with implicit's tie rule (``recommend``'s oracle).
+- ``metrics``: precision, recall, NDCG, MAP and AUC at K per user (``evaluation``'s oracle).
 """
 
 from .als import (
