@@ -123,18 +123,21 @@ class FactorizationModel(FactorModel):
         ``user_items`` has one row per user in ``userid``; returns (factors,) for a scalar
         id or (len(userid), factors).
         """
-        n_users, n_items = self._require_fitted()
-        scalar, count = batch_shape(userid, "userid", "users")
-        rows = check_rows(user_items, count, n_items, "user_items", "users", "items", n_users)
-        out = self._solve_rows(rows, "user")
-        return out[0] if scalar else out
+        return self._recalculate(userid, user_items, "user")
 
     def recalculate_item(self, itemid, item_users):
         """Exact factors for items from their rows (items x users), not stored."""
+        return self._recalculate(itemid, item_users, "item")
+
+    def _recalculate(self, ids, rows, side):
         n_users, n_items = self._require_fitted()
-        scalar, count = batch_shape(itemid, "itemid", "items")
-        rows = check_rows(item_users, count, n_users, "item_users", "items", "users", n_items)
-        out = self._solve_rows(rows, "item")
+        names = ("userid", "user_items", "users", "items", n_items, n_users)
+        if side == "item":
+            names = ("itemid", "item_users", "items", "users", n_users, n_items)
+        name, rows_name, what, columns, n_columns, n_rows = names
+        scalar, count = batch_shape(ids, name, what)
+        rows = check_rows(rows, count, n_columns, rows_name, what, columns, n_rows)
+        out = self._solve_rows(rows, side)
         return out[0] if scalar else out
 
     def partial_fit_users(self, userids, user_items):

@@ -156,27 +156,8 @@ def test_real_data(data, folder, tmp_path, capsys, monkeypatch):
     if not (DATA / folder).exists():
         pytest.skip(f"{folder} is not in the data folder {DATA}")
     monkeypatch.setenv("FASTALS_DATA_DIR", str(DATA))
-    code = main(
-        [
-            "solvers",
-            "--data",
-            data,
-            "--heldout",
-            "50",
-            "--factors",
-            "8",
-            "--epochs",
-            "2",
-            "--solvers",
-            "cg",
-            "ials++",
-            "--without",
-            "implicit",
-            "irspack",
-            "--out",
-            str(tmp_path),
-        ]
-    )
+    argv = f"solvers --data {data} --heldout 50 --factors 8 --epochs 2 --solvers cg ials++"
+    code = main(argv.split() + ["--without", "implicit", "irspack", "--out", str(tmp_path)])
     assert code == 0
     records = json.loads((tmp_path / "records.json").read_text())["records"]
     assert {(r["solver"], r["epoch"]) for r in records if r["objective"] == "ials"} == {
@@ -190,22 +171,7 @@ def test_real_data(data, folder, tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(paper.GRID, "ials", paper.GRID["ials"][12:13])
     monkeypatch.setitem(paper.GRID, "als", paper.GRID["als"][6:7])
     monkeypatch.setitem(paper.GRID, "ease", [])
-    assert (
-        main(
-            [
-                "paper",
-                "--data",
-                data,
-                "--heldout",
-                "50",
-                "--factors",
-                "8",
-                "--epochs",
-                "2",
-                "--tune",
-            ]
-        )
-        == 0
-    )
+    argv = f"paper --data {data} --heldout 50 --factors 8 --epochs 2 --tune"
+    assert main(argv.split()) == 0
     table = capsys.readouterr().out
     assert "iALS (d=8, CG)" in table and "popularity" in table

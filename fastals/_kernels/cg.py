@@ -20,28 +20,38 @@ from .rows import row_loss, weighted_pass
 
 
 @jit()
-def cg_row(indices, data, start, w_end, Y, A0, x, b_unit, cg_steps, r, p, Ap):
-    """Run ``cg_steps`` CG iterations on row u's system from the warm start ``x`` (in place).
+def cg_solve(run, Y, system, x, b, cg_steps, scratch):
+    """Run ``cg_steps`` CG iterations on one row's system from the warm start ``x`` (in place).
 
-    ``indices/data[start:w_end]`` is the weighted run; ``b_unit`` the sum of y_i over the
-    unit run (the rest of b_u is added in the residual pass); ``r``, ``p``, ``Ap`` are
-    scratch vectors of length k. As implicit 0.7.3: stop when r.r < 1e-20, before the first
-    step and after each.
+    The system is A x = b + sum_run max(c, 0) y_i with
+
+        A = s G + lambda I + sum_run (|c| - offset) y_i y_i^T,
+
+    ``system`` = (G, s, lambda, offset), ``run`` = (indices, data, start, end) the row's
+    entries that enter A. implicit's objective: (A0, 1, 0, 1) with A0 = Y^T Y + lambda I and
+    ``b`` the sum of y_i over the unit run; iALS's: (G, s_u, lambda_u, 0) with ``b`` = 0.
+    ``scratch`` = (r, p, Ap), vectors of length k. A is never formed: a product costs a k x k
+    mat-vec plus one dot and one axpy per entry of the run. As implicit 0.7.3: stop when
+    r.r < 1e-20, before the first step and after each.
     """
+    indices, data, start, end = run
+    G, s, lam, offset = system
+    r, p, Ap = scratch
     one = x.dtype.type(1)
-    # r = b - A_u x = b_unit - A0 x + sum_weighted [max(c, 0) - (|c| - 1) y.x] y
-    symv(A0, x, r, -one)
+    # r = b - A x: the shared part, then the run's part with its right-hand side fused
+    symv(G, x, r, -s)
+    axpy(-lam, x, r)
     for j in range(r.shape[0]):
-        r[j] += b_unit[j]
-    weighted_pass(indices, data, start, w_end, Y, x, r, -one, True, one)
+        r[j] += b[j]
+    weighted_pass(indices, data, start, end, Y, x, r, -one, True, offset)
     p[:] = r
     rs_old = dot(r, r)
     if rs_old < 1e-20:
         return
     for _ in range(cg_steps):
-        # Ap = A0 p + sum_weighted (|c| - 1) (y.p) y
-        symv(A0, p, Ap, one)
-        weighted_pass(indices, data, start, w_end, Y, p, Ap, one, False, one)
+        symv(G, p, Ap, s)
+        axpy(lam, p, Ap)
+        weighted_pass(indices, data, start, end, Y, p, Ap, one, False, offset)
         a = rs_old / dot(p, Ap)
         axpy(a, p, x)
         axpy(-a, Ap, r)
@@ -70,9 +80,9 @@ def cg_sweep(u0, u1, indptr, unit_b, unit_counts, weighted_run, X, Y, A0, cg_ste
     n_rows, k = X.shape
     w_indices, w_data, w_start, w_end = weighted_run
     with_loss = loss_out.shape[0] == n_rows
-    r = np.empty(k, X.dtype)  # scratch shared by the rows: an allocation per row cost
-    p = np.empty(k, X.dtype)  # ~15% of a Last.fm half-sweep
-    Ap = np.empty(k, X.dtype)
+    # scratch shared by the rows: an allocation per row costs more than a small row's solve
+    scratch = (np.empty(k, X.dtype), np.empty(k, X.dtype), np.empty(k, X.dtype))
+    system = (A0, X.dtype.type(1), X.dtype.type(0), X.dtype.type(1))
     for u in range(u0, u1):
         if indptr[u] == indptr[u + 1]:
             X[u, :] = 0.0
@@ -81,8 +91,10 @@ def cg_sweep(u0, u1, indptr, unit_b, unit_counts, weighted_run, X, Y, A0, cg_ste
             continue
         b_unit = unit_b[u]
         x = X[u]
-        cg_row(w_indices, w_data, w_start[u], w_end[u], Y, A0, x, b_unit, cg_steps, r, p, Ap)
+        run = (w_indices, w_data, w_start[u], w_end[u])
+        cg_solve(run, Y, system, x, b_unit, cg_steps, scratch)
         if with_loss:
             loss_out[u] = row_loss(
-                w_indices, w_data, w_start[u], w_end[u], unit_counts[u], Y, A0, x, b_unit, r
-            )
+                w_indices, w_data, w_start[u], w_end[u], unit_counts[u], Y, A0, x, b_unit,
+                scratch[0],
+            )  # fmt: skip

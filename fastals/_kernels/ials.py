@@ -21,46 +21,9 @@ X's dtype), ``system`` = (G, gram_scale, reg) with ``gram_scale`` and ``reg`` of
 import numpy as np
 
 from ._jit import jit
+from .cg import cg_solve
 from .cholesky import add_weighted_outer_products
-from .linalg import axpy, cholesky_solve, dot, symv
-from .rows import weighted_pass
-
-
-@jit()
-def _system_product(G, s, lam, v, out, scale):
-    """out = scale * (s G + lambda I) v."""
-    symv(G, v, out, scale * s)
-    axpy(scale * lam, v, out)
-
-
-@jit()
-def ials_cg_row(indices, data, start, end, Y, G, s, lam, x, cg_steps, r, p, Ap):
-    """``cg_steps`` CG iterations on row u's iALS system from the warm start ``x`` (in place);
-    ``r``, ``p``, ``Ap`` are scratch vectors of length k. The products A_u v are matrix-free:
-    (s G + lambda I) v plus one dot and one axpy per stored entry (Takacs et al. 2011).
-    Stops when r.r < 1e-20, as the implicit-objective kernel does."""
-    one = x.dtype.type(1)
-    zero = x.dtype.type(0)
-    # r = b - A x = -(s G + lambda I) x + sum w (1 - y.x) y
-    _system_product(G, s, lam, x, r, -one)
-    weighted_pass(indices, data, start, end, Y, x, r, -one, True, zero)
-    p[:] = r
-    rs_old = dot(r, r)
-    if rs_old < 1e-20:
-        return
-    for _ in range(cg_steps):
-        _system_product(G, s, lam, p, Ap, one)
-        weighted_pass(indices, data, start, end, Y, p, Ap, one, False, zero)
-        a = rs_old / dot(p, Ap)
-        axpy(a, p, x)
-        axpy(-a, Ap, r)
-        rs_new = dot(r, r)
-        if rs_new < 1e-20:
-            break
-        beta = rs_new / rs_old
-        for j in range(x.shape[0]):
-            p[j] = r[j] + beta * p[j]
-        rs_old = rs_new
+from .linalg import cholesky_solve
 
 
 @jit()
@@ -70,18 +33,15 @@ def ials_cg_sweep(u0, u1, rows, X, Y, system, cg_steps):
     indptr, indices, data = rows
     G, gram_scale, reg = system
     k = X.shape[1]
-    r = np.empty(k, X.dtype)
-    p = np.empty(k, X.dtype)
-    Ap = np.empty(k, X.dtype)
+    zero = X.dtype.type(0)
+    scratch = (np.empty(k, X.dtype), np.empty(k, X.dtype), np.empty(k, X.dtype))
+    no_b = np.zeros(k, X.dtype)  # b_u comes whole from the run (w y_i, offset 0)
     for u in range(u0, u1):
         if indptr[u] == indptr[u + 1]:
             X[u, :] = 0.0
             continue
-        x = X[u]
-        ials_cg_row(
-            indices, data, indptr[u], indptr[u + 1], Y, G, gram_scale[u], reg[u], x, cg_steps,
-            r, p, Ap,
-        )  # fmt: skip
+        run = (indices, data, indptr[u], indptr[u + 1])
+        cg_solve(run, Y, (G, gram_scale[u], reg[u], zero), X[u], no_b, cg_steps, scratch)
 
 
 @jit()
