@@ -162,10 +162,11 @@ def kuairec_like(
     - Items: power-law popularity ``w_i ~ rank_i ** -0.8`` with shuffled ids;
       user u holds item i with probability ``min(1, c_u * w_i)`` (heavy users
       hold every popular item).
-    - Positives: a planted taste model ``b_u + b_i + x_u . y_i / sqrt(8)``
-      (rank 8, standard normal factors, biases with std 0.5) plus logistic
-      noise (scale 0.5); the top ``positive_rate`` share of stored entries are
-      positives, so the rate is exact. The real positive rate of KuaiRec at
+    - Positives: the planted taste (:mod:`fastals.data.planted`) ``b_u + b_i +
+      x_u . y_i / sqrt(8)`` (rank 8, standard normal factors, biases with std
+      0.5, float32 draws) plus logistic noise (scale 0.5); the top
+      ``positive_rate`` share of stored entries are positives, so the rate is
+      exact. The real positive rate of KuaiRec at
       ``watch_ratio >= 2`` is not known here: 0.06 is an assumption.
 
     Parameters

@@ -3,11 +3,11 @@
 :func:`write_kuairec_folder` writes KuaiRec 2.0's two interaction tables,
 ``big_matrix.csv`` and ``small_matrix.csv``, with the real files' columns and
 quirks, so the whole seed pipeline (load, clean, index, fit, evaluate on
-``small_matrix``) runs and is tested without the real data. The side tables
-are not written: nothing in fastals reads them.
-The shapes follow the real data's published statistics (the KuaiRec paper and
-dataset page); where a statistic is not published, the choice
-made here is stated below as an assumption.
+``small_matrix``) runs and is tested without the real data. The four side
+tables are not written: nothing in fastals reads them. The shapes follow the
+real data's published statistics (the KuaiRec paper and dataset page); where a
+statistic is not published, the choice made here is stated below as an
+assumption.
 
 Sizes. ``scale`` is the share of the real row counts: users and videos are
 both ``sqrt(scale)`` times the real 7,176 and 10,728, so densities stay as in
@@ -24,7 +24,7 @@ small_matrix rows      ~4.68M      ~94k        ~4.7k
 
 Writing is mostly pandas ``to_csv``; both matrices are written in chunks of
 ~300k rows at any scale. The time, CSV size and peak memory measured at scale
-1.0 and 0.1 are in the repository's ``benchmarks/RESULTS.md`` (Data tools).
+1.0 are in the repository's ``benchmarks/RESULTS.md`` (Data tools).
 
 The planted model
 -----------------

@@ -281,7 +281,7 @@ def _read_interactions(
     table = {c: _concat(parts.pop(c), c, parse_time) for c in usecols}  # one column at a time
     # Exact duplicates (keep the first): equal rows have equal hashes, so only rows whose
     # hash repeats can be duplicates, and DataFrame.duplicated decides among those alone
-    # (a full-size DataFrame.duplicated takes 3x the time and 4x the memory).
+    # (on all rows it is far heavier: benchmarks/RESULTS.md, Data tools).
     row_hash = np.concatenate(hashes) if hashes else np.zeros(0, dtype=np.uint64)
     del hashes
     maybe = np.flatnonzero(pd.Series(row_hash).duplicated(keep=False).to_numpy())
