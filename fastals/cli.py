@@ -20,8 +20,8 @@ import warnings
 from . import __version__
 from .cli_demo import add_parsers as add_demo_parsers
 from .cli_evaluate import add_parser as add_evaluate_parser
+from .cli_fit_recommend import add_parsers as add_fit_recommend_parsers
 from .cli_io import CommandError
-from .cli_model import add_parsers as add_model_parsers
 from .cli_solvers import add_parsers as add_solver_parsers
 from .cli_split import add_parser as add_split_parser
 
@@ -50,7 +50,7 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"fastals {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_split_parser(sub)
-    add_model_parsers(sub)
+    add_fit_recommend_parsers(sub)
     add_evaluate_parser(sub)
     add_demo_parsers(sub)
     add_solver_parsers(sub)

@@ -66,7 +66,7 @@ def demo_command(args):
 def kuairec_command(args):
     from pathlib import Path
 
-    from .pipeline import format_report, run_kuairec
+    from .kuairec.pipeline import format_report, run_kuairec
 
     data_dir = None if args.data_dir is None else Path(args.data_dir)
     if data_dir is not None and not data_dir.is_dir():

@@ -11,6 +11,7 @@ import json
 import numpy as np
 import scipy.sparse as sp
 
+from .cli_fit_recommend import load_model_file
 from .cli_io import (
     CommandError,
     add_table_options,
@@ -25,7 +26,6 @@ from .cli_io import (
     read_table,
     require_columns,
 )
-from .cli_model import load_model_file
 
 
 def definitions(K):

@@ -17,8 +17,7 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import recommend as serving
-from . import solvers
+from . import recommend, solvers
 from ._kernels.linalg import cholesky_factor, cholesky_substitute
 from ._threads import thread_scope
 from ._validation import ModelFitError, batch_shape, check_ids, check_rows, to_csr
@@ -206,7 +205,7 @@ class FactorizationModel(FactorModel):
             if check_ids(value, count, name, what).ndim != 0:
                 raise TypeError(f"explain takes one {name} (an integer), got {value!r:.80}")
         userid, itemid = int(userid), int(itemid)
-        N = serving.check_n(N, n_items)
+        N = recommend.check_n(N, n_items)
         rows = to_csr(user_items, "user_items")
         n_rows, n_cols = rows.shape
         transposed = (n_rows, n_cols) == (n_items, n_users)
@@ -241,14 +240,14 @@ class FactorizationModel(FactorModel):
     def save(self, fileobj_or_path):
         """Save to an .npz (implicit 0.7.3's layout for ALS: loadable by implicit too); no
         pickle."""
-        from .io import save_model
+        from .model_files import save_model
 
         save_model(self, fileobj_or_path)
 
     @classmethod
     def load(cls, fileobj_or_path):
         """Load a model saved by fastals (or, for ALS, by implicit 0.7.3)."""
-        from .io import load_model
+        from .model_files import load_model
 
         return load_model(cls, fileobj_or_path)
 

@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from . import recommend as serving
+from . import recommend  # the module: method bodies see it, not FactorModel.recommend
 from ._validation import (
     NotFittedError,
     batch_shape,
@@ -78,17 +78,17 @@ class FactorModel:
             ]
         candidates, item_pos = self.item_factors, None
         if items is not None:
-            if serving.nonempty(filter_items):
+            if recommend.nonempty(filter_items):
                 raise ValueError("Can't set both items and filter_items in recommend call")
-            items, item_pos = serving.subset_positions(items, n_items, "items", "items")
+            items, item_pos = recommend.subset_positions(items, n_items, "items", "items")
             candidates = candidates[items]
-        ids, scores = serving.top_k(
+        ids, scores = recommend.top_k(
             queries,
             candidates,
-            serving.check_n(N, len(candidates)),
+            recommend.check_n(N, len(candidates)),
             liked=rows if filter_already_liked_items else None,
             item_pos=item_pos,
-            filter_pos=serving.filter_positions(filter_items, n_items, "filter_items", "items"),
+            filter_pos=recommend.filter_positions(filter_items, n_items, "filter_items", "items"),
             num_threads=self.num_threads,
         )
         if items is not None:
@@ -141,18 +141,18 @@ class FactorModel:
         filter_name, subset_name = f"filter_{side}", side
         count = len(factors)
         if subset is not None:
-            if serving.nonempty(filter_ids):
+            if recommend.nonempty(filter_ids):
                 raise ValueError(f"Can't set both {subset_name} and {filter_name} in similar call")
-            subset, _ = serving.subset_positions(subset, count, subset_name, side)
+            subset, _ = recommend.subset_positions(subset, count, subset_name, side)
             factors, all_norms = factors[subset], all_norms[subset]
-        N = serving.check_n(N, len(factors))
-        filter_pos = serving.filter_positions(filter_ids, count, filter_name, side)
+        N = recommend.check_n(N, len(factors))
+        filter_pos = recommend.filter_positions(filter_ids, count, filter_name, side)
         if every_row and subset is None and filter_pos is None:
-            ids, scores = serving.top_k_pairs(
+            ids, scores = recommend.top_k_pairs(
                 factors, N, norms=all_norms, num_threads=self.num_threads
             )
         else:
-            ids, scores = serving.top_k(
+            ids, scores = recommend.top_k(
                 np.atleast_2d(factor),
                 factors,
                 N,
@@ -248,7 +248,7 @@ def _every_row(ids, count):
     """True when the query ids are all ``count`` rows in order (the all-pairs fast path)."""
     return (
         ids is not None
-        and len(ids) == count >= serving.TRANSPOSE_MIN_QUERIES
+        and len(ids) == count >= recommend.TRANSPOSE_MIN_QUERIES
         and bool(np.all(ids == np.arange(count)))
     )
 

@@ -1,4 +1,4 @@
-"""The seed notebook's pipeline, end to end on fastals (see fastals/pipeline.py).
+"""The seed notebook's pipeline, end to end on fastals (see fastals/kuairec/pipeline.py).
 
 Usage: python scripts/kuairec_als.py [--data-dir DIR] [--json] [--scale 0.05] [--seed 0]
 Without --data-dir it runs on a generated KuaiRec-format folder. With --json the last line of

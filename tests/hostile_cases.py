@@ -45,7 +45,7 @@ import fastals
 from fastals import AlternatingLeastSquares
 from fastals._validation import NotFittedError
 from fastals.cli import main as cli_main
-from fastals.io import FACTOR_KEYS, REQUIRED_KEYS, model_arrays
+from fastals.model_files import FACTOR_KEYS, REQUIRED_KEYS, model_arrays
 from fastals.reference import normal_equations
 
 FASTALS_DIR = os.path.dirname(os.path.abspath(fastals.__file__)) + os.sep

@@ -14,7 +14,7 @@ import pytest
 from test_cli import run
 
 import fastals
-import fastals.io
+import fastals.model_files
 from fastals.cli import main
 
 FAST = ["--factors", "2", "--iterations", "1", "--quiet"]
@@ -198,7 +198,7 @@ def test_a_failed_save_never_names_the_temporary_file(files, monkeypatch):
         hidden = os.path.join(os.path.dirname(path), ".m.npz.0123456789ab.tmp")
         raise OSError(errno.ENOSPC, "No space left on device", hidden)
 
-    monkeypatch.setattr(fastals.io, "save_model", full_disk)
+    monkeypatch.setattr(fastals.model_files, "save_model", full_disk)
     code, _, err = run("fit", files["csv"], *UI, "-o", target, *FAST)
     assert code == 2
     assert err.strip().splitlines()[-1] == (

@@ -1,10 +1,11 @@
-"""Tests for fastals.data.synthetic: seeds, canonical CSR, planted structure."""
+"""fastals.data.synthetic and fastals.data.planted: seeds, canonical CSR, planted structure."""
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 from fastals.data import checkerboard, kuairec_like, planted_low_rank
+from fastals.data.planted import inclusion_scale, popularity_weights
 
 SMALL = {"n_users": 700, "n_items": 1000, "nnz": 100_000}
 
@@ -177,3 +178,14 @@ def test_checkerboard_noise_and_seeds():
 def test_checkerboard_rejects_bad_noise():
     with pytest.raises(ValueError):
         checkerboard(10, 10, noise=-0.1)
+
+
+def test_inclusion_scale_meets_the_targets():
+    """sum_i min(1, c_u w_i) == target_u, zero weights never counted, the cap at 1 reached."""
+    rng = np.random.default_rng(0)
+    weights = popularity_weights(500, 0.7, rng)
+    weights[rng.choice(500, 100, replace=False)] = 0.0
+    targets = np.array([1.0, 3.5, 50.0, 250.0, 399.0, 400.0])
+    c = inclusion_scale(targets, weights)
+    expected = np.minimum(1.0, c[:, None] * weights[None, :]).sum(axis=1)
+    np.testing.assert_allclose(expected, targets, rtol=1e-12)

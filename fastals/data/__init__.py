@@ -1,4 +1,7 @@
-"""Datasets for fastals: loaders, id maps, confidence weightings, generators (cheap to import)."""
+"""Datasets for fastals: loaders, id maps, confidence weightings, generators (cheap to import).
+
+KuaiRec has a package of its own, :mod:`fastals.kuairec`.
+"""
 
 from fastals.data.interactions import (
     IdMap,
@@ -7,8 +10,6 @@ from fastals.data.interactions import (
     build_matrix,
     build_matrix_from_arrays,
 )
-from fastals.data.kuairec import KuaiRecData, format_cleaning_report, load_kuairec, load_table
-from fastals.data.kuairec_format import write_kuairec_folder
 from fastals.data.loaders import load_lastfm, load_movielens
 from fastals.data.synthetic import checkerboard, kuairec_like, planted_low_rank
 from fastals.data.weighting import (
@@ -22,7 +23,6 @@ from fastals.data.weighting import (
 
 __all__ = [
     "IdMap",
-    "KuaiRecData",
     "UnknownIdError",
     "UnknownIdWarning",
     "bm25_weight",
@@ -30,16 +30,12 @@ __all__ = [
     "build_matrix_from_arrays",
     "checkerboard",
     "count_confidence",
-    "format_cleaning_report",
     "kuairec_like",
     "linear_confidence",
-    "load_kuairec",
     "load_lastfm",
     "load_movielens",
-    "load_table",
     "log_confidence",
     "planted_low_rank",
     "seed_confidence",
     "tfidf_weight",
-    "write_kuairec_folder",
 ]

@@ -14,10 +14,19 @@ fastals version (the chunk size is a constant, part of the random stream).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
+
+from fastals.data.planted import (
+    Taste,
+    bernoulli,
+    exposure,
+    inclusion_scale,
+    popularity_weights,
+    row_chunks,
+)
 
 __all__ = ["checkerboard", "kuairec_like", "planted_low_rank"]
 
@@ -34,19 +43,6 @@ _TASTE_NOISE = 0.5  # scale of the logistic noise on the taste score
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _row_chunks(n_rows: int, n_cols: int) -> Iterator[tuple[int, int]]:
-    """Yield ``(start, stop)`` row ranges of about ``_CHUNK_CELLS`` cells."""
-    step = max(1, _CHUNK_CELLS // max(n_cols, 1))
-    for start in range(0, n_rows, step):
-        yield start, min(start + step, n_rows)
-
-
-def _bernoulli(prob: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Flat indices of the cells of ``prob`` (2-D) drawn as 1."""
-    draws = rng.random(prob.shape, dtype=np.float32)
-    return np.flatnonzero(draws < prob)
 
 
 def _assemble_csr(
@@ -88,8 +84,8 @@ def _sample_rows(
     sorted, duplicate-free) order.
     """
     cols, counts = [], []
-    for start, stop in _row_chunks(n_users, n_items):
-        flat = _bernoulli(prob_rows(start, stop), rng)
+    for start, stop in row_chunks(n_users, n_items, _CHUNK_CELLS):
+        flat = bernoulli(prob_rows(start, stop), rng)
         cols.append((flat % n_items).astype(np.int32))
         row_starts = np.arange(stop - start + 1, dtype=np.int64) * n_items
         counts.append(np.diff(np.searchsorted(flat, row_starts)))
@@ -126,36 +122,6 @@ def _row_lengths(n_users: int, n_items: int, nnz: int, rng: np.random.Generator)
         else:
             hi = mid
     return np.clip(hi * raw, 1.0, n_items)
-
-
-def _item_weights(n_items: int, rng: np.random.Generator) -> np.ndarray:
-    """Power-law popularity weights, float64 of shape (n_items,), max 1, ids shuffled."""
-    ranks = np.arange(1, n_items + 1, dtype=np.float64)
-    return rng.permutation(ranks**-_POPULARITY_EXPONENT)
-
-
-def _inclusion_scale(lengths: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Per-user c with sum_i min(1, c * w_i) == lengths (vectorised bisection).
-
-    Returns float64 of shape (n_users,). Exposure is Poisson sampling: item i
-    enters user u's row with probability min(1, c_u * w_i).
-    """
-    w_desc = np.sort(weights)[::-1]
-    tail = np.concatenate([np.cumsum(w_desc[::-1])[::-1], [0.0]])  # tail[j] = sum w_desc[j:]
-    neg_w = -w_desc  # ascending, for searchsorted
-
-    def expected(c: np.ndarray) -> np.ndarray:
-        n_capped = np.searchsorted(neg_w, -1.0 / c, side="right")
-        return n_capped + c * tail[n_capped]
-
-    lo = lengths / tail[0]
-    hi = np.full_like(lengths, 1.0 / w_desc[-1])
-    for _ in range(64):
-        mid = np.sqrt(lo * hi)
-        below = expected(mid) < lengths
-        lo = np.where(below, mid, lo)
-        hi = np.where(below, hi, mid)
-    return hi
 
 
 def _positive_labels(taste: np.ndarray, positive_rate: float) -> np.ndarray:
@@ -196,10 +162,11 @@ def kuairec_like(
     - Items: power-law popularity ``w_i ~ rank_i ** -0.8`` with shuffled ids;
       user u holds item i with probability ``min(1, c_u * w_i)`` (heavy users
       hold every popular item).
-    - Positives: a planted taste model ``b_u + b_i + x_u . y_i / sqrt(8)``
-      (rank 8, standard normal factors, biases with std 0.5) plus logistic
-      noise (scale 0.5); the top ``positive_rate`` share of stored entries are
-      positives, so the rate is exact. The real positive rate of KuaiRec at
+    - Positives: the planted taste (:mod:`fastals.data.planted`) ``b_u + b_i +
+      x_u . y_i / sqrt(8)`` (rank 8, standard normal factors, biases with std
+      0.5, float32 draws) plus logistic noise (scale 0.5); the top
+      ``positive_rate`` share of stored entries are positives, so the rate is
+      exact. The real positive rate of KuaiRec at
       ``watch_ratio >= 2`` is not known here: 0.06 is an assumption.
 
     Parameters
@@ -230,27 +197,21 @@ def kuairec_like(
         raise ValueError(f"positive_rate must be in [0, 1], got {positive_rate}")
     rng = np.random.default_rng(seed)
     lengths = _row_lengths(n_users, n_items, nnz, rng)
-    weights = _item_weights(n_items, rng)
-    scale = _inclusion_scale(lengths, weights)
+    weights = popularity_weights(n_items, _POPULARITY_EXPONENT, rng)
+    scale = inclusion_scale(lengths, weights)
     w32 = weights.astype(np.float32)
-    user_f = rng.standard_normal((n_users, _TASTE_RANK), dtype=np.float32)
-    item_f = rng.standard_normal((n_items, _TASTE_RANK), dtype=np.float32)
-    item_f /= np.float32(np.sqrt(_TASTE_RANK))
-    user_b = _BIAS_SCALE * rng.standard_normal(n_users, dtype=np.float32)
-    item_b = _BIAS_SCALE * rng.standard_normal(n_items, dtype=np.float32)
+    taste = Taste(
+        n_users, n_items, rng, rank=_TASTE_RANK, bias_sd=_BIAS_SCALE, draw_dtype=np.float32
+    )
 
     def prob_rows(start: int, stop: int) -> np.ndarray:
-        c = scale[start:stop, None].astype(np.float32)
-        return np.minimum(c * w32[None, :], np.float32(1.0))
+        return exposure(scale[start:stop], w32)
 
     tastes = []
 
     def on_chunk(start: int, stop: int, flat: np.ndarray) -> None:
-        dense = user_f[start:stop] @ item_f.T
-        dense += user_b[start:stop, None]
-        dense += item_b[None, :]
         noise = rng.logistic(scale=_TASTE_NOISE, size=flat.size).astype(np.float32)
-        tastes.append(dense.ravel()[flat] + noise)
+        tastes.append(taste.block(start, stop).ravel()[flat] + noise)
 
     cols, counts = _sample_rows(prob_rows, n_users, n_items, rng, on_chunk)
     positive = _positive_labels(np.concatenate(tastes), positive_rate)

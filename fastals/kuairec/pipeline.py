@@ -1,7 +1,7 @@
 """The seed notebook's KuaiRec pipeline, run to the end and done right (``fastals kuairec``).
 
 Steps (the KuaiRec notebook this project started from, the "seed notebook"): load and
-clean the six tables; train on big_matrix with
+clean big_matrix and small_matrix; train on big_matrix with
 confidence ``1 + 40 * (watch_ratio >= 2)`` per row, rows of a (user, video) pair summed, users
 and videos indexed in order of first appearance; ALS factors=50, regularization=0.1, 15
 iterations, float32, alpha=1; evaluate top-10 lists on small_matrix (users and videos known in
@@ -25,13 +25,13 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from .als import AlternatingLeastSquares
-from .baselines import PopularityRecommender, RandomRecommender
-from .data.interactions import build_matrix
-from .data.kuairec import load_kuairec
-from .data.kuairec_format import write_kuairec_folder
-from .data.weighting import seed_confidence
-from .evaluation import per_user_metrics
+from ..als import AlternatingLeastSquares
+from ..baselines import PopularityRecommender, RandomRecommender
+from ..data.interactions import build_matrix
+from ..data.weighting import seed_confidence
+from ..evaluation import per_user_metrics
+from .generate import write_kuairec_folder
+from .load import load_kuairec
 
 SEED_SETTINGS = dict(factors=50, regularization=0.1, iterations=15, dtype=np.float32, alpha=1.0)
 PROTOCOLS = ("seed", "small_items")

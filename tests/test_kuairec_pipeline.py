@@ -8,8 +8,14 @@ import pytest
 import scipy.sparse as sp
 
 from fastals.cli import main
-from fastals.data import load_kuairec, write_kuairec_folder
-from fastals.pipeline import PROTOCOLS, SEED_SETTINGS, run_kuairec, train_matrix, truth_from_small
+from fastals.kuairec import load_kuairec, write_kuairec_folder
+from fastals.kuairec.pipeline import (
+    PROTOCOLS,
+    SEED_SETTINGS,
+    run_kuairec,
+    train_matrix,
+    truth_from_small,
+)
 
 SCALE = 0.01
 METRICS = ("precision@10", "recall@10", "ndcg@10", "map@10")

@@ -1,33 +1,16 @@
-"""fastals.data.kuairec (loader/cleaner) and fastals.data.kuairec_format (generator)."""
+"""fastals.kuairec: the loader/cleaner and the KuaiRec-format generator."""
 
-import ast
 import hashlib
-import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from fastals.data.interactions import build_matrix
-from fastals.data.kuairec import (
-    INTERACTION_COLUMNS,
-    ITEM_DAILY_FEATURES_COLUMNS,
-    TABLES,
-    USER_FEATURES_COLUMNS,
-    format_cleaning_report,
-    load_kuairec,
-    load_table,
-    parse_int_list,
-)
-from fastals.data.kuairec_format import write_kuairec_folder
 from fastals.data.weighting import seed_confidence
+from fastals.kuairec import format_cleaning_report, load_kuairec, load_table, write_kuairec_folder
+from fastals.kuairec.load import INTERACTION_COLUMNS, TABLES
 
-# Real data: $FASTALS_DATA_DIR, else ../shared/data beside the checkout, else /work/shared/data.
-_DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-if not _DEFAULT_DATA.is_dir():
-    _DEFAULT_DATA = Path("/work/shared/data")
-REAL_KUAIREC = Path(os.environ.get("FASTALS_DATA_DIR", _DEFAULT_DATA)) / "kuairec"
 SCALE = 0.01
 
 
@@ -43,10 +26,10 @@ def data(folder):
     return load_kuairec(folder[0], show_progress=False)
 
 
-def raw_clean(path, list_columns=()):
+def raw_clean(path):
     """The seed's cleaning done with plain pandas: dropna, then drop_duplicates."""
     raw = pd.read_csv(path)
-    clean = raw.dropna().drop_duplicates()  # list columns are still strings here
+    clean = raw.dropna().drop_duplicates()
     return raw, clean.reset_index(drop=True)
 
 
@@ -66,22 +49,9 @@ def test_generator_summary_matches_files(folder):
 
 def test_generator_columns(folder):
     path, _ = folder
-    header = {name: list(pd.read_csv(path / f"{name}.csv", nrows=0).columns) for name in TABLES}
-    assert header["big_matrix"] == list(INTERACTION_COLUMNS)
-    assert header["small_matrix"] == list(INTERACTION_COLUMNS)
-    assert header["social_network"] == ["user_id", "friend_list"]
-    assert header["item_categories"] == ["video_id", "feat"]
-    assert header["user_features"] == list(USER_FEATURES_COLUMNS)
-    assert len(USER_FEATURES_COLUMNS) == 31
-    assert header["item_daily_features"] == list(ITEM_DAILY_FEATURES_COLUMNS)
-    assert len(ITEM_DAILY_FEATURES_COLUMNS) == 58
-
-
-def test_user_features_header_is_kuairecs():
-    real = REAL_KUAIREC / "user_features.csv"
-    if not real.is_file():
-        pytest.skip(f"{real} absent")
-    assert list(pd.read_csv(real, nrows=0).columns) == list(USER_FEATURES_COLUMNS)
+    assert sorted(p.name for p in path.iterdir()) == ["big_matrix.csv", "small_matrix.csv"]
+    for name in TABLES:
+        assert list(pd.read_csv(path / f"{name}.csv", nrows=0).columns) == list(INTERACTION_COLUMNS)
 
 
 def test_generator_quirks(folder):
@@ -128,25 +98,6 @@ def test_generator_time_columns(folder):
     # user-major, in time order within a user
     assert big["user_id"].is_monotonic_increasing
     assert (big.groupby("user_id")["timestamp"].diff().dropna() >= 0).all()
-
-
-def test_generator_side_tables(folder):
-    path, summary = folder
-    social = pd.read_csv(path / "social_network.csv")
-    friends = social["friend_list"].map(ast.literal_eval)
-    assert friends.map(len).between(1, 5).all()
-    assert all(u not in f for u, f in zip(social["user_id"], friends, strict=True))
-    cats = pd.read_csv(path / "item_categories.csv")
-    tags = cats["feat"].map(ast.literal_eval)
-    assert len(cats) == summary["videos"] and tags.map(len).between(1, 4).all()
-    assert 1.05 < tags.map(len).mean() < 1.35
-    users = pd.read_csv(path / "user_features.csv")
-    assert len(users) == summary["users"]
-    assert users.isna().any(axis=1).sum() == summary["user_features_nan_rows"] > 0
-    daily = pd.read_csv(path / "item_daily_features.csv")
-    nan_share = daily.isna().any(axis=1).mean()
-    assert nan_share == pytest.approx(0.30, abs=0.03)
-    assert daily.isna().any(axis=1).sum() == summary["item_daily_features_nan_rows"]
 
 
 def test_generator_is_deterministic(tmp_path):
@@ -209,39 +160,17 @@ def test_report_and_seed_format(folder, data):
     assert report["big_matrix"]["null_rows"] == 0
     assert report["small_matrix"]["null_rows"] == summary["small_nan_time_rows"]
     assert report["small_matrix"]["duplicate_rows"] == 0
-    assert report["social_network"]["removed_pct"] == 0
-    assert report["item_categories"]["removed_pct"] == 0
     assert report["big_matrix"]["removed_pct"] == pytest.approx(7.71, abs=1.0)
     assert report["small_matrix"]["removed_pct"] == pytest.approx(3.89, abs=1.0)
-    assert report["item_daily_features"]["removed_pct"] == pytest.approx(30.1, abs=3)
     lines = format_cleaning_report(report).splitlines()
     assert lines[0] == f"Big matrix: {report['big_matrix']['removed_pct']:.2f}% cleaned"
-    assert [line.split(":")[0] for line in lines] == [
-        "Big matrix",
-        "Small matrix",
-        "Social network",
-        "Item categories",
-        "User features",
-        "Item daily features",
-    ]
-
-
-def test_list_columns_parsed(folder, data):
-    path, _ = folder
-    raw = pd.read_csv(path / "social_network.csv")
-    assert (
-        data.social_network["friend_list"].tolist()
-        == raw["friend_list"].map(ast.literal_eval).tolist()
-    )
-    feats = data.item_categories["feat"]
-    assert all(isinstance(f, list) and all(type(v) is int for v in f) for f in feats)
+    assert [line.split(":")[0] for line in lines] == ["Big matrix", "Small matrix"]
 
 
 def test_no_nulls_no_duplicates_after_cleaning(data):
     for name, df in data.tables().items():
         assert not df.isna().any().any(), name
-        key = df.map(lambda v: tuple(v) if isinstance(v, list) else v)
-        assert not key.duplicated().any(), name
+        assert not df.duplicated().any(), name
 
 
 def test_duplicates_summed_by_build_matrix(data):
@@ -276,7 +205,8 @@ def test_chunked_read_equals_single_chunk(folder, data):
         assert small_chunks.cleaning_report[name] == data.cleaning_report[name]
 
 
-def test_hash_collisions_fall_back_to_exact(folder, data, monkeypatch):
+def test_equal_row_hashes_are_decided_exactly(folder, data, monkeypatch):
+    """Every row hashed alike: all are candidates, and only true duplicates go."""
     path, _ = folder
 
     def constant_hash(frame, index=False):
@@ -322,13 +252,13 @@ def copy_tables(src, dst, names, edit=None):
     return dst
 
 
-def test_optional_tables_absent(folder, tmp_path):
+def test_side_tables_are_not_read(folder, tmp_path):
     path, _ = folder
     dst = copy_tables(path, tmp_path / "k", ["big_matrix", "small_matrix"])
+    (dst / "user_features.csv").write_text("not, a KuaiRec table\n")
     data = load_kuairec(dst, show_progress=False)
-    assert data.social_network is None and data.item_daily_features is None
-    assert list(data.cleaning_report) == ["big_matrix", "small_matrix"]
-    with pytest.raises(FileNotFoundError, match="user_features.csv"):
+    assert list(data.tables()) == list(data.cleaning_report) == ["big_matrix", "small_matrix"]
+    with pytest.raises(ValueError, match="unknown KuaiRec table.*user_features"):
         load_kuairec(dst, tables=["big_matrix", "user_features"], show_progress=False)
 
 
@@ -354,40 +284,6 @@ def test_missing_column(folder, tmp_path):
     with pytest.raises(ValueError) as err:
         load_kuairec(dst, show_progress=False)
     assert "small_matrix.csv" in str(err.value) and "watch_ratio" in str(err.value)
-    (tmp_path / "cats.csv").write_text("video_id,tags\n0,[1]\n")
-    with pytest.raises(ValueError, match=r"cats\.csv.*'feat'"):
-        load_table(tmp_path / "cats.csv", "item_categories")
-
-
-def test_malformed_list_string(tmp_path):
-    (tmp_path / "social_network.csv").write_text(
-        'user_id,friend_list\n1,"[2, 3]"\n2,[1]\n3,"__import__(\'os\')"\n'
-    )
-    with pytest.raises(ValueError) as err:
-        load_table(tmp_path / "social_network.csv", "social_network")
-    msg = str(err.value)
-    assert "social_network.csv" in msg and "friend_list" in msg and "line 4" in msg
-    assert "__import__" in msg
-
-
-@pytest.mark.parametrize(
-    "text, expected",
-    [
-        ("[8]", [8]),
-        ("[27, 9]", [27, 9]),
-        ("[]", []),
-        (" [ -1 ,2, ] ", [-1, 2]),
-        ("[1,2,3]", [1, 2, 3]),
-    ],
-)
-def test_parse_int_list(text, expected):
-    assert parse_int_list(text) == expected
-
-
-@pytest.mark.parametrize("text", ["8", "[1.5]", "[1 2]", "[a]", "[[1]]", "(1, 2)", "", None, 5])
-def test_parse_int_list_rejects(text):
-    with pytest.raises(ValueError, match="not a list of integers"):
-        parse_int_list(text)
 
 
 def test_malformed_numbers_and_times(folder, tmp_path):
@@ -432,50 +328,6 @@ def test_float_dates_and_nan_rows_like_real_small_matrix(tmp_path):
     }
     assert df["date"].tolist() == [20200705] and df["date"].dtype == np.int32
     assert df["timestamp"].iloc[0] == 1593898068.378
-
-
-# ---------------------------------------------------------------- real side tables
-
-
-def real_table(name):
-    path = REAL_KUAIREC / f"{name}.csv"
-    if not path.is_file():
-        pytest.skip(f"{path} absent")
-    return path
-
-
-def test_real_item_categories():
-    df, report = load_table(real_table("item_categories"), "item_categories")
-    assert report["rows_before"] == report["rows_after"] == 10728 and report["removed_pct"] == 0
-    assert df["video_id"].tolist() == list(range(10728))
-    n_tags = df["feat"].map(len)
-    # the official Statistics_KuaiRec notebook: mean 1.183166, std 0.436205, max 4
-    assert n_tags.mean() == pytest.approx(1.183166, abs=1e-6)
-    assert n_tags.std() == pytest.approx(0.436205, abs=1e-6)
-    assert n_tags.max() == 4
-    assert df["feat"].iloc[1] == [27, 9]
-
-
-def test_real_user_features():
-    df, report = load_table(real_table("user_features"), "user_features")
-    assert report["rows_before"] == 7176
-    assert report["rows_after"] == 6899  # seed: "User features: 3.86% cleaned"
-    assert f"{report['removed_pct']:.2f}" == "3.86"
-    assert list(df.columns) == list(USER_FEATURES_COLUMNS)
-    assert not df.isna().any().any()
-
-
-def test_real_side_tables_through_load_kuairec(folder, tmp_path):
-    """The real side tables next to generated interaction tables, read as one folder."""
-    real_table("item_categories")
-    real_table("user_features")
-    path, _ = folder
-    dst = copy_tables(path, tmp_path / "k", ["big_matrix", "small_matrix"])
-    for name in ("item_categories", "user_features"):
-        (dst / f"{name}.csv").write_bytes((REAL_KUAIREC / f"{name}.csv").read_bytes())
-    data = load_kuairec(dst, show_progress=False)
-    assert f"{data.cleaning_report['user_features']['removed_pct']:.2f}" == "3.86"
-    assert f"{data.cleaning_report['item_categories']['removed_pct']:.2f}" == "0.00"
 
 
 # ---------------------------------------------------------------- planted taste

@@ -1,11 +1,13 @@
-"""A KuaiRec-format data folder from a planted taste model, at any scale.
+"""A KuaiRec-format data folder from the planted model, at any scale.
 
-:func:`write_kuairec_folder` writes the six KuaiRec 2.0 CSV files with the
-real files' columns and quirks, so the whole seed pipeline (load, clean, index,
-fit, evaluate on ``small_matrix``) runs and is tested without the real data.
-The shapes follow the real data's published statistics (the KuaiRec paper and
-dataset page); where a statistic is not published, the choice
-made here is stated below as an assumption.
+:func:`write_kuairec_folder` writes KuaiRec 2.0's two interaction tables,
+``big_matrix.csv`` and ``small_matrix.csv``, with the real files' columns and
+quirks, so the whole seed pipeline (load, clean, index, fit, evaluate on
+``small_matrix``) runs and is tested without the real data. The four side
+tables are not written: nothing in fastals reads them. The shapes follow the
+real data's published statistics (the KuaiRec paper and dataset page); where a
+statistic is not published, the choice made here is stated below as an
+assumption.
 
 Sizes. ``scale`` is the share of the real row counts: users and videos are
 both ``sqrt(scale)`` times the real 7,176 and 10,728, so densities stay as in
@@ -22,13 +24,13 @@ small_matrix rows      ~4.68M      ~94k        ~4.7k
 
 Writing is mostly pandas ``to_csv``; both matrices are written in chunks of
 ~300k rows at any scale. The time, CSV size and peak memory measured at scale
-1.0 and 0.1 are in the repository's ``benchmarks/RESULTS.md`` (Data tools).
+1.0 are in the repository's ``benchmarks/RESULTS.md`` (Data tools).
 
 The planted model
 -----------------
-Each user u and video i have taste vectors ``x_u ~ N(0, I_8)`` and
-``y_i ~ N(0, I_8) / sqrt(8)`` and biases ``b_u, b_i ~ N(0, 0.4^2)``. A watch
-has ``t = x_u . y_i + b_u + b_i + e`` with fresh noise ``e ~ N(0, 0.5^2)`` and
+:mod:`fastals.data.planted`, with rank 8 and biases ``b_u, b_i ~ N(0, 0.4^2)``
+(float64 draws). A watch has taste ``t = x_u . y_i + b_u + b_i + e`` with fresh
+noise ``e ~ N(0, 0.5^2)`` and
 
     watch_ratio = 0.72 * exp(0.71 * t / sd(t))
 
@@ -55,33 +57,27 @@ Quirks reproduced
 - ``time`` is local time, e.g. ``2020-07-05 05:27:48.378``; ``date`` is its
   day, e.g. ``20200705``; ``timestamp`` is the epoch of ``time`` read as UTC+8
   (``1593898068.378``). Rows are user-major and in time order per user.
-- social_network (6.6% of users, 1-5 friends) and item_categories (1-4 tags,
-  mean ~1.18) hold list strings such as ``"[27, 9]"``; user_features has
-  KuaiRec's 31 columns with ~3.9% of rows holding a NaN; item_daily_features
-  has KuaiRec's 58 columns with ~30% of rows holding a NaN.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from fastals.data.kuairec import (
-    INTERACTION_COLUMNS,
-    TABLE_FILES,
+from fastals.data.planted import (
+    Taste,
+    bernoulli,
+    exposure,
+    inclusion_scale,
+    popularity_weights,
+    row_chunks,
 )
-from fastals.data.kuairec_format_side import (
-    _item_categories,
-    _item_daily_features,
-    _social_network,
-    _user_features,
-)
+from fastals.kuairec.load import INTERACTION_COLUMNS, TABLE_FILES
 
 __all__ = ["write_kuairec_folder"]
 
@@ -90,8 +86,6 @@ REAL_USERS, REAL_VIDEOS = 7176, 10728
 REAL_SMALL_USERS, REAL_SMALL_VIDEOS = 1411, 3327
 REAL_BIG_ROWS = 12_530_806
 REAL_BIG_CLEAN_ROWS = 11_564_987
-REAL_SOCIAL_USERS = 472
-REAL_DAILY_ROWS = 343_341
 DUPLICATE_SHARE = 1.0 - REAL_BIG_CLEAN_ROWS / REAL_BIG_ROWS  # 7.71% of written rows
 REWATCH_SHARE = 0.05  # of clean rows (assumption)
 SMALL_DENSITY = 4_676_570 / (REAL_SMALL_USERS * REAL_SMALL_VIDEOS)  # 99.62%
@@ -126,57 +120,17 @@ def _sizes(scale: float) -> dict[str, int]:
         "videos": n_videos,
         "small_users": min(n_users - 10, max(6, round(REAL_SMALL_USERS * f))),
         "small_videos": min(n_videos - 10, max(12, round(REAL_SMALL_VIDEOS * f))),
-        "social_users": max(2, round(REAL_SOCIAL_USERS * f)),
         "min_rows": max(3, round(100 * f)),
     }
 
 
-class _Taste:
-    """The planted taste model (see the module docstring)."""
-
-    def __init__(self, n_users: int, n_videos: int, rng: np.random.Generator):
-        self.user_f = rng.standard_normal((n_users, TASTE_RANK)).astype(np.float32)
-        self.video_f = (rng.standard_normal((n_videos, TASTE_RANK)) / np.sqrt(TASTE_RANK)).astype(
-            np.float32
-        )
-        self.user_b = (BIAS_SD * rng.standard_normal(n_users)).astype(np.float32)
-        self.video_b = (BIAS_SD * rng.standard_normal(n_videos)).astype(np.float32)
-        self.sd = float(np.sqrt(1.0 + 2 * BIAS_SD**2 + NOISE_SD**2))
-
-    def watch_ratio(
-        self, users: np.ndarray, videos: np.ndarray, rng: np.random.Generator
-    ) -> np.ndarray:
-        """One fresh watch_ratio (float64) per (user, video) row."""
-        t = np.einsum("ij,ij->i", self.user_f[users], self.video_f[videos], dtype=np.float64)
-        t += self.user_b[users] + self.video_b[videos]
-        t += NOISE_SD * rng.standard_normal(users.size)
-        return MEDIAN_WATCH_RATIO * np.exp(LOG_SPREAD * t / self.sd)
-
-
-def _user_chunks(n_users: int, n_cols: int, cells: int = CHUNK_CELLS) -> Iterator[tuple[int, int]]:
-    step = max(1, cells // max(n_cols, 1))
-    for start in range(0, n_users, step):
-        yield start, min(start + step, n_users)
-
-
-def _inclusion_scale(targets: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Per-row c with ``sum_i min(1, c * weights_i) == targets`` (vectorised bisection)."""
-    w = np.sort(weights[weights > 0])[::-1]
-    tail = np.concatenate([np.cumsum(w[::-1])[::-1], [0.0]])  # tail[j] = sum(w[j:])
-    neg_w = -w
-
-    def expected(c: np.ndarray) -> np.ndarray:
-        n_capped = np.searchsorted(neg_w, -1.0 / c, side="right")
-        return n_capped + c * tail[n_capped]
-
-    lo = np.full(targets.shape, 1e-12)
-    hi = np.full(targets.shape, 1.0 / w[-1])
-    for _ in range(60):
-        mid = np.sqrt(lo * hi)
-        below = expected(mid) < targets
-        lo = np.where(below, mid, lo)
-        hi = np.where(below, hi, mid)
-    return hi
+def _watch_ratio(
+    taste: Taste, users: np.ndarray, videos: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """One fresh watch_ratio (float64) per (user, video) row."""
+    t = taste.pairs(users, videos) + NOISE_SD * rng.standard_normal(users.size)
+    sd = np.sqrt(1.0 + 2 * BIAS_SD**2 + NOISE_SD**2)  # of t
+    return MEDIAN_WATCH_RATIO * np.exp(LOG_SPREAD * t / sd)
 
 
 def _times(
@@ -254,23 +208,13 @@ class _CsvWriter:
         self.tmp.unlink(missing_ok=True)
 
 
-def _write_frame(path: Path, frame: pd.DataFrame) -> None:
-    writer = _CsvWriter(path)
-    try:
-        writer.write(frame)
-    except BaseException:
-        writer.abort()
-        raise
-    writer.commit()
-
-
 # ---------------------------------------------------------------- big_matrix
 
 
 def _big_matrix(
     path: Path,
     sizes: dict[str, int],
-    taste: _Taste,
+    taste: Taste,
     durations: np.ndarray,
     small_user: np.ndarray,
     small_video: np.ndarray,
@@ -290,12 +234,11 @@ def _big_matrix(
     g[heavy] = rng.uniform(2.0, 5.0, heavy.sum())
     targets = np.clip(mean_density * g / g.mean() * allowed, sizes["min_rows"], 0.95 * allowed)
 
-    weights = np.arange(1, n_videos + 1, dtype=np.float64) ** -POPULARITY_EXPONENT
-    weights = rng.permutation(weights)
+    weights = popularity_weights(n_videos, POPULARITY_EXPONENT, rng)
     scale_c = np.empty(n_users)
     masked = np.where(small_video, 0.0, weights)
-    scale_c[~small_user] = _inclusion_scale(targets[~small_user], weights)
-    scale_c[small_user] = _inclusion_scale(targets[small_user], masked)
+    scale_c[~small_user] = inclusion_scale(targets[~small_user], weights)
+    scale_c[small_user] = inclusion_scale(targets[small_user], masked)
     # Coverage: every video is watched by some non-small user, every user watches something.
     big_only_users = np.flatnonzero(~small_user)
     forced_user_of_video = big_only_users[rng.integers(0, big_only_users.size, n_videos)]
@@ -312,15 +255,15 @@ def _big_matrix(
     counts = {"rows": 0, "pairs": 0, "rewatch_rows": 0, "duplicate_rows": 0, "positive_rows": 0}
     writer = _CsvWriter(path)
     try:
-        chunks = list(_user_chunks(n_users, n_videos))
+        chunks = list(row_chunks(n_users, n_videos, CHUNK_CELLS))
         for start, stop in tqdm(chunks, desc="writing big_matrix", disable=not show_progress):
             rows = stop - start
-            prob = np.minimum(scale_c[start:stop, None].astype(np.float32) * w32[None, :], 1.0)
+            prob = exposure(scale_c[start:stop], w32)
             prob[np.ix_(small_user[start:stop], small_video)] = 0.0
             prob[np.arange(rows), forced_video[start:stop]] = 1.0
             mine = (forced_user_of_video >= start) & (forced_user_of_video < stop)
             prob[forced_user_of_video[mine] - start, np.flatnonzero(mine)] = 1.0
-            flat = np.flatnonzero(rng.random(prob.shape, dtype=np.float32) < prob)
+            flat = bernoulli(prob, rng)
             users = (start + flat // n_videos).astype(np.int64)
             videos = (flat % n_videos).astype(np.int64)
             counts["pairs"] += users.size
@@ -329,7 +272,7 @@ def _big_matrix(
             users = np.concatenate([users, users[again]])
             videos = np.concatenate([videos, videos[again]])
             counts["rewatch_rows"] += int(again.sum())
-            ratio = taste.watch_ratio(users, videos, rng)
+            ratio = _watch_ratio(taste, users, videos, rng)
             local = _times(users.size, BIG_START, BIG_END, rng)
             order = np.lexsort((local, users))  # user-major, time order per user
             users, videos, ratio, local = users[order], videos[order], ratio[order], local[order]
@@ -353,7 +296,7 @@ def _big_matrix(
 
 def _small_matrix(
     path: Path,
-    taste: _Taste,
+    taste: Taste,
     durations: np.ndarray,
     small_users: np.ndarray,
     small_videos: np.ndarray,
@@ -365,12 +308,12 @@ def _small_matrix(
     writer = _CsvWriter(path)
     try:
         # small_matrix is ~dense: ~CHUNK_CELLS / 8 rows a chunk, as big_matrix's (16% of its cells)
-        chunks = list(_user_chunks(n_su, n_sv, CHUNK_CELLS // 8))
+        chunks = list(row_chunks(n_su, n_sv, CHUNK_CELLS // 8))
         for start, stop in tqdm(chunks, desc="writing small_matrix", disable=not show_progress):
             flat = np.flatnonzero(rng.random((stop - start, n_sv)) < SMALL_DENSITY)
             users = small_users[start + flat // n_sv]
             videos = small_videos[flat % n_sv]
-            ratio = taste.watch_ratio(users, videos, rng)
+            ratio = _watch_ratio(taste, users, videos, rng)
             local = _times(users.size, SMALL_START, SMALL_END, rng)
             nan_time = rng.random(users.size) < SMALL_NAN_SHARE
             # user-major; timed rows in time order, then the rows without a time
@@ -390,7 +333,7 @@ def _small_matrix(
     return counts
 
 
-# ---------------------------------------------------------------- side tables
+# ---------------------------------------------------------------- public API
 
 
 def write_kuairec_folder(
@@ -400,7 +343,7 @@ def write_kuairec_folder(
     *,
     show_progress: bool = False,
 ) -> dict:
-    """Write a KuaiRec-format folder (the six CSVs) from a planted taste model.
+    """Write a KuaiRec-format folder (big_matrix.csv, small_matrix.csv) from the planted model.
 
     See the module docstring for the model, the sizes and the quirks. The same
     ``(scale, seed)`` gives byte-identical files. Memory stays bounded: the
@@ -426,9 +369,8 @@ def write_kuairec_folder(
         ``small_videos``, ``rows`` (table -> rows written), ``big_pairs``
         (distinct pairs), ``big_rewatch_rows``, ``big_duplicate_rows``,
         ``big_positive_rows`` and ``small_positive_rows`` (``watch_ratio >= 2``,
-        duplicates included), ``small_nan_time_rows``,
-        ``user_features_nan_rows``, ``item_daily_features_nan_rows``,
-        ``bytes`` (table -> file size) and ``seconds``.
+        duplicates included), ``small_nan_time_rows``, ``bytes`` (table -> file size)
+        and ``seconds``.
     """
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale <= 1:
         raise ValueError(f"scale must be a number in (0, 1], got {scale!r}")
@@ -436,11 +378,13 @@ def write_kuairec_folder(
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
     sizes = _sizes(float(scale))
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(7)]
-    model_rng, big_rng, small_rng, social_rng, cat_rng, user_rng, daily_rng = streams
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3)]
+    model_rng, big_rng, small_rng = streams
 
     n_users, n_videos = sizes["users"], sizes["videos"]
-    taste = _Taste(n_users, n_videos, model_rng)
+    taste = Taste(
+        n_users, n_videos, model_rng, rank=TASTE_RANK, bias_sd=BIAS_SD, draw_dtype=np.float64
+    )
     durations = np.clip(np.rint(model_rng.lognormal(np.log(9000.0), 0.6, n_videos)), 1000, 300_000)
     durations = durations.astype(np.int64)
     small_users = np.sort(model_rng.choice(n_users, size=sizes["small_users"], replace=False))
@@ -470,23 +414,7 @@ def write_kuairec_folder(
         small_rng,
         show_progress,
     )
-    social = _social_network(n_users, sizes["social_users"], social_rng)
-    _write_frame(folder / TABLE_FILES["social_network"], social)
-    categories = _item_categories(n_videos, cat_rng)
-    _write_frame(folder / TABLE_FILES["item_categories"], categories)
-    users_frame, user_nan = _user_features(n_users, user_rng)
-    _write_frame(folder / TABLE_FILES["user_features"], users_frame)
-    daily, daily_nan = _item_daily_features(n_videos, durations, daily_rng)
-    _write_frame(folder / TABLE_FILES["item_daily_features"], daily)
-
-    rows = {
-        "big_matrix": big["rows"],
-        "small_matrix": small["rows"],
-        "social_network": len(social),
-        "item_categories": len(categories),
-        "user_features": len(users_frame),
-        "item_daily_features": len(daily),
-    }
+    rows = {"big_matrix": big["rows"], "small_matrix": small["rows"]}
     return {
         "path": str(folder),
         "scale": float(scale),
@@ -502,8 +430,6 @@ def write_kuairec_folder(
         "big_positive_rows": big["positive_rows"],
         "small_positive_rows": small["positive_rows"],
         "small_nan_time_rows": small["nan_time_rows"],
-        "user_features_nan_rows": user_nan,
-        "item_daily_features_nan_rows": daily_nan,
         "bytes": {n: (folder / f).stat().st_size for n, f in TABLE_FILES.items()},
         "seconds": time.perf_counter() - started,
     }

@@ -92,7 +92,7 @@ def _weighted(matrix, weighting):
 
 def fit_command(args):
     from . import AlternatingLeastSquares, ModelFitError
-    from .io import save_model
+    from .model_files import save_model
 
     check_columns_distinct(
         user_col=args.user_col, item_col=args.item_col, weight_col=args.weight_col
@@ -149,7 +149,7 @@ def load_model_file(path):
     file written by ``fastals fit``; CommandError for anything missing or inconsistent."""
     from . import AlternatingLeastSquares
     from .data import IdMap
-    from .io import load_extra
+    from .model_files import load_extra
 
     try:
         model = AlternatingLeastSquares.load(path)

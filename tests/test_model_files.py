@@ -15,7 +15,7 @@ import pytest
 import scipy.sparse as sp
 
 from fastals import AlternatingLeastSquares
-from fastals.io import REQUIRED_KEYS, load_model, save_model
+from fastals.model_files import REQUIRED_KEYS, load_model, save_model
 
 PARAMS = dict(
     factors=4,
@@ -530,7 +530,7 @@ def _temporary(directory, name, age_s):
 def test_save_sweeps_temporaries_of_killed_saves_only(tmp_path):
     import fcntl
 
-    from fastals import io as model_io
+    from fastals import model_files
 
     dead = _temporary(tmp_path, "model.npz", age_s=3600)  # its writer is gone: unlocked
     young = _temporary(tmp_path, "model.npz", age_s=0)  # may not be locked yet by its writer
@@ -542,7 +542,7 @@ def test_save_sweeps_temporaries_of_killed_saves_only(tmp_path):
     assert not dead.exists()
     assert young.exists() and live.exists() and other.exists()
     assert load_model(AlternatingLeastSquares, tmp_path / "model.npz").factors == 4
-    assert model_io.STALE_AGE_S >= 10
+    assert model_files.STALE_AGE_S >= 10
 
 
 def test_killed_save_leaves_the_target_intact_and_its_temporary_is_swept(tmp_path):
