@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from . import recommend as serving
+from . import recommend
 
 SEED = 98765  # the seed of Liang et al.'s generate_data.py
 
@@ -135,7 +135,7 @@ def evaluate(model, held_out, ks=(20, 50), ndcg_k=100):
     n = held_out.fold_in.shape[0]
     X = np.atleast_2d(model.recalculate_user(np.arange(n), held_out.fold_in))
     depth = min(max(max(ks), ndcg_k), model.item_factors.shape[0])
-    ranked, _ = serving.top_k(
+    ranked, _ = recommend.top_k(
         X, model.item_factors, depth, liked=held_out.fold_in, num_threads=model.num_threads
     )
     return recall_ndcg(ranked, held_out.test, ks, ndcg_k)
