@@ -11,11 +11,11 @@ import io
 import json
 import os
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from data_dir import dataset
 
 from fastals import AlternatingLeastSquares, __version__
 from fastals.baselines import PopularityRecommender
@@ -23,19 +23,12 @@ from fastals.cli import build_parser, main
 from fastals.data import build_matrix, load_lastfm, load_movielens, log_confidence
 from fastals.evaluation import per_user_metrics, train_test_split
 
-# Real data: $FASTALS_DATA_DIR, else shared/data beside the checkout (as test_data_loaders.py)
-DATA_DIR = Path(
-    os.environ.get("FASTALS_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data"
-)
 ML_NAMES = "user,item,rating,timestamp"
 FAST = ["--factors", "8", "--iterations", "3", "--quiet"]
 
 
 def data_file(*parts):
-    path = DATA_DIR.joinpath(*parts)
-    if not path.is_file():
-        pytest.skip(f"{path} is absent (set FASTALS_DATA_DIR)")
-    return path
+    return dataset(os.path.join(*parts))
 
 
 def run(*argv, stdin=None):

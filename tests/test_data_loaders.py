@@ -1,18 +1,10 @@
 """fastals.data.loaders: MovieLens and HetRec Last.fm, on ../shared/data and on tmp files."""
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
+from data_dir import DATA_DIR as SHARED
 
 from fastals.data.loaders import load_lastfm, load_movielens
-
-# Real data: $FASTALS_DATA_DIR, else ../shared/data beside the checkout, else /work/shared/data.
-_DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-if not _DEFAULT_DATA.is_dir():
-    _DEFAULT_DATA = Path("/work/shared/data")
-SHARED = Path(os.environ.get("FASTALS_DATA_DIR", _DEFAULT_DATA))
 
 
 def shared(*parts):

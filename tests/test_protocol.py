@@ -1,18 +1,15 @@
 """The strong-generalisation protocol: the split's invariants, the metrics' definitions, and an
 end-to-end run on MovieLens (ml-latest-small, skipped when absent)."""
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from data_dir import DATA_DIR
 
 from fastals import iALS, protocol
 
-DATA = Path(os.environ.get("FASTALS_DATA_DIR", Path(__file__).parents[2] / "shared" / "data"))
-ML_SMALL = DATA / "ml-latest-small"
+ML_SMALL = DATA_DIR / "ml-latest-small"
 
 
 def pairs(n_users=60, n_items=40, seed=0):

@@ -2,13 +2,12 @@
 EASE^R, on a small synthetic MovieLens-format ratings.csv."""
 
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from data_dir import DATA_DIR as DATA
 
 from fastals import paper, protocol
 from fastals.cli import main
@@ -142,11 +141,6 @@ def test_dense_ranking_matches_factor_ranking(ratings_csv):
     X = model.recalculate_user(np.arange(15), split.validation.fold_in)
     dense = paper.evaluate_ranking(lambda rows: X @ model.item_factors.T, split.validation)
     assert dense == pytest.approx(protocol.evaluate(model, split.validation))
-
-
-DATA = Path(
-    os.environ.get("FASTALS_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data")
-)
 
 
 @pytest.mark.parametrize(

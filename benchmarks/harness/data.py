@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,9 +11,8 @@ import scipy.sparse as sp
 
 from . import REPO_ROOT
 
-DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
-if not DEFAULT_DATA_DIR.is_dir():  # a checkout beside shared/, or /work/shared
-    DEFAULT_DATA_DIR = Path("/work/shared/data")
+# real datasets: $FASTALS_DATA_DIR, else shared/data beside the checkout (as the tests)
+DEFAULT_DATA_DIR = Path(os.environ.get("FASTALS_DATA_DIR") or REPO_ROOT.parent / "shared" / "data")
 
 ML100K_FILE = Path("ml-100k") / "u.data"
 LASTFM_FILE = Path("hetrec2011-lastfm-2k") / "user_artists.dat"
