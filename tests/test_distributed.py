@@ -233,6 +233,43 @@ def test_a_killed_worker_loses_nothing(ratings):
         cluster.close()
 
 
+def test_a_worker_killed_in_a_sweep(ratings, tmp_path, monkeypatch):
+    """The first item solve of the fit kills its own worker process, mid-sweep: the task runs
+    again elsewhere, the blocks held there are rebuilt from the CSR's chunks (kept by the
+    scheduler), and the factors are those of ``fit``."""
+    frame, shape = ratings
+    C = _matrix(frame, shape, frame["rating"].to_numpy())
+    params = dict(factors=8, iterations=2, random_state=0)
+    reference = fastals.AlternatingLeastSquares(**params)
+    reference.fit(C, show_progress=False)
+    marker = str(tmp_path / "killed")
+    sweep_args = fd._plans.AlsPlan.sweep_args
+
+    def dying_sweep_args(self, side, with_loss):
+        solve, *rest = sweep_args(self, side, with_loss)
+
+        def dying(block, *args):  # a closure: pickled by value, runs on the worker
+            if side == "item" and not os.path.exists(marker):
+                open(marker, "w").close()
+                os.kill(os.getpid(), signal.SIGKILL)
+            return solve(block, *args)
+
+        return (dying, *rest)
+
+    monkeypatch.setattr(fd._plans.AlsPlan, "sweep_args", dying_sweep_args)
+    client, cluster = _cluster()
+    try:
+        pids = set(client.run(os.getpid).values())
+        model = fastals.AlternatingLeastSquares(**params)
+        fd.fit(model, C, client=client, blocks=3, show_progress=False)
+        assert os.path.exists(marker)
+        assert len(pids - set(client.run(os.getpid).values())) == 1  # one was killed
+        _assert_same(model, reference)
+    finally:
+        client.close()
+        cluster.close()
+
+
 # ---------------------------------------------------------------------- bad input
 
 

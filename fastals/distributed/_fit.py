@@ -17,6 +17,7 @@ from ._source import Source, build_blocks
 
 log = logging.getLogger("fastals")
 LOST_WORKER_TRIES = 5  # attempts at one half-sweep while workers are being lost
+SCATTER_TIMEOUT = 10  # seconds to wait for a worker to scatter to
 
 
 def fit(
@@ -138,27 +139,31 @@ def over_blocks(client, blocks, function, X, Y, *args, with_index=False):
     to the workers once. Returns the results in block order.
 
     ``Y`` is scattered to one worker and fetched from there by the others (each fetched copy
-    serves further fetches), so the driver sends it once. If a worker is lost meanwhile
+    serves further fetches), so the driver sends it once; each block's rows of ``X`` go
+    straight to the block's worker. If a worker is lost meanwhile
     (with the only copy of ``Y``, or during the scatter), the whole call is redone: the
     driver still holds every input, and the lost blocks are rebuilt by the scheduler.
     """
-    from distributed.client import FutureCancelledError
+    from distributed.utils import CancelledError  # FutureCancelledError's base
 
     bounds, futures = blocks
     for attempt in range(LOST_WORKER_TRIES):
         try:
-            shared = client.scatter(Y, hash=False, direct=True)
+            shared = client.scatter(Y, hash=False, direct=True, timeout=SCATTER_TIMEOUT)
             holders = client.who_has(futures)
             tasks = []
             for b, (f, r0, r1) in enumerate(zip(futures, bounds[:-1], bounds[1:], strict=True)):
                 lead = (f, b) if with_index else (f,)
                 rows = None if X is None else X[r0:r1]
                 where = list(holders.get(f.key, ())) or None  # loose: elsewhere if it is lost
+                if rows is not None:  # straight to the block's worker, not via the scheduler
+                    rows = client.scatter(rows, workers=where, hash=False, direct=True,
+                                          timeout=SCATTER_TIMEOUT)  # fmt: skip
                 task = client.submit(function, *lead, rows, shared, *args, pure=False,
                                      workers=where, allow_other_workers=bool(where))  # fmt: skip
                 tasks.append(task)
             return client.gather(tasks)
-        except (OSError, TimeoutError, FutureCancelledError) as exc:  # a lost worker
+        except (OSError, TimeoutError, CancelledError) as exc:  # a lost worker
             if attempt == LOST_WORKER_TRIES - 1:
                 raise
             log.warning("a worker was lost (%r): running the half-sweep again", exc)
