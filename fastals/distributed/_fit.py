@@ -162,7 +162,7 @@ def over_blocks(client, blocks, function, X, Y, *args, with_index=False):
                 task = client.submit(function, *lead, rows, shared, *args, pure=False,
                                      workers=where, allow_other_workers=bool(where))  # fmt: skip
                 tasks.append(task)
-            return client.gather(tasks)
+            return client.gather(tasks, direct=True)  # from the workers, not via the scheduler
         except (OSError, TimeoutError, CancelledError) as exc:  # a lost worker
             if attempt == LOST_WORKER_TRIES - 1:
                 raise

@@ -231,7 +231,9 @@ def build_blocks(client, source, n_blocks, sides=("user", "item")):
         "user": block_bounds(n_users, n_blocks[0]) if "user" in sides else None,
         "item": block_bounds(n_items, n_blocks[1]) if "item" in sides else None,
     }
-    parts = client.compute(source.partitions)
+    with warnings.catch_warnings():  # a matrix's chunks are meant to be in the graph
+        warnings.filterwarnings("ignore", message="Sending large graph")
+        parts = client.compute(source.partitions)
     splits = client.map(
         split, parts, columns=source.columns, shape=source.shape, user_bounds=bounds["user"],
         item_bounds=bounds["item"], pure=False,
