@@ -39,14 +39,18 @@ class SweepMatrix:
     path and for transposing.
     """
 
-    def __init__(self, confidences=None, *, parts=None, shape=None):
+    def __init__(self, confidences=None, *, parts=None, shape=None, whole_rows=None):
+        # whole_rows: the layout choice above; None decides from these entries (a block of a
+        # bigger matrix takes the whole matrix's choice: ``fastals.distributed``)
         if confidences is not None:
             self.shape = confidences.shape
             self.csr = confidences
             indptr, indices, data = confidences.indptr, confidences.indices, confidences.data
             starts, ends = indptr[:-1], indptr[1:]
             abs_sum, n_weighted = confidence_stats(data)
-            if n_weighted * 2 > len(data):  # mostly weighted: no copy
+            if whole_rows is None:
+                whole_rows = n_weighted * 2 > len(data)
+            if whole_rows:  # mostly weighted: no copy
                 self.unit_run = (indices, data, starts, starts)
                 self.weighted_run = (indices, data, starts, ends)
             else:
@@ -111,7 +115,16 @@ def shared_system(Y, lam, YtY=None):
 
 
 def half_sweep(
-    M, X, Y, regularization, solver="cg", cg_steps=3, native=True, with_loss=False, YtY=None
+    M,
+    X,
+    Y,
+    regularization,
+    solver="cg",
+    cg_steps=3,
+    native=True,
+    with_loss=False,
+    YtY=None,
+    low_rank=None,
 ):
     """Update every row of ``X`` in place against fixed ``Y``.
 
@@ -119,7 +132,8 @@ def half_sweep(
     ``X`` (n_rows, k) and ``Y`` (n_cols, k) are C-contiguous in the model dtype. With
     ``with_loss`` returns sum_u [x_u^T A0 x_u + stored terms] (``_kernels.rows.row_loss``),
     the loss numerator less lambda |Y|^2. Raises ValueError naming the first row whose
-    system is not positive definite.
+    system is not positive definite. ``low_rank`` forces ``low_rank_columns``' choice (None:
+    decided from ``M``; a block of rows takes the whole side's choice).
     """
     lam = rounded_regularization(regularization, solver, X.dtype)
     if not native:
@@ -146,7 +160,7 @@ def half_sweep(
         )  # fmt: skip
     else:
         status = np.zeros(X.shape[0], dtype=np.int32)
-        Z, max_rank = low_rank_columns(M, Y, A0)
+        Z, max_rank = low_rank_columns(M, Y, A0, low_rank)
         parallel_for(cholesky_sweep, X.shape[0], *args, Z, max_rank, status, loss, grain=ROW_GRAIN)
         failed = np.flatnonzero(status)
         if failed.size:
@@ -158,22 +172,22 @@ def half_sweep(
     return float(loss.sum()) if with_loss else None
 
 
-def low_rank_columns(M, Y, A0):
+def low_rank_columns(M, Y, A0, low_rank=None):
     """(Z, max_rank) for ``woodbury.low_rank_solve``, or an empty Z where it does not pay.
 
     Only float32 models take the Woodbury path (it runs in float64, closer to the exact
     solution than a float32 factorisation; float64 models keep implicit's arithmetic), and
     only when the factorisations it saves (k^3/3 each, rows with <= k/2 weighted entries)
-    outweigh solving A0 z = y for every column (k^2 each).
+    outweigh solving A0 z = y for every column (k^2 each). ``low_rank`` (bool) overrides
+    that count.
     """
     k = A0.shape[0]
     max_rank = k // 2
     if A0.dtype != np.float32:  # A0 is in the model's dtype
         return NO_COLUMNS, max_rank
-    _, _, w_start, w_end = M.weighted_run
-    nonempty = M.indptr[1:] > M.indptr[:-1]
-    n_low = int(np.count_nonzero(nonempty & (w_end - w_start <= max_rank)))
-    if n_low * k < 3 * Y.shape[0]:
+    if low_rank is None:
+        low_rank = low_rank_pays(low_rank_rows(M, max_rank), k, Y.shape[0])
+    if not low_rank:
         return NO_COLUMNS, max_rank
     L = A0.astype(np.float64)
     if cholesky_factor(L) != 0:
@@ -181,6 +195,18 @@ def low_rank_columns(M, Y, A0):
     Z = np.empty(Y.shape, np.float64)
     parallel_for(solve_columns, Y.shape[0], L, Y, Z, grain=16)
     return Z, max_rank
+
+
+def low_rank_rows(M, max_rank):
+    """Non-empty rows of ``M`` with at most ``max_rank`` weighted entries."""
+    _, _, w_start, w_end = M.weighted_run
+    nonempty = M.indptr[1:] > M.indptr[:-1]
+    return int(np.count_nonzero(nonempty & (w_end - w_start <= max_rank)))
+
+
+def low_rank_pays(n_low, k, n_cols):
+    """Whether ``n_low`` Woodbury rows save more than solving A0 z = y for ``n_cols`` columns."""
+    return n_low * k >= 3 * n_cols
 
 
 def _sq_norm(F):
