@@ -11,6 +11,7 @@ epochs, outside the timing.
 import copy
 import os
 import time
+import warnings
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -100,7 +101,9 @@ def run(split, library, objective, solver, factors, epochs, settings, num_thread
         if library == "fastals":  # compile (or load) the kernels outside the timing
             warm = copy.copy(server)
             warm.iterations = 1
-            warm.fit(split.train[: min(64, split.train.shape[0])], show_progress=False)
+            with warnings.catch_warnings():  # a 64-row slice may be over-parameterised
+                warnings.simplefilter("ignore")
+                warm.fit(split.train[: min(64, split.train.shape[0])], show_progress=False)
         if library == "implicit":
             from implicit.cpu.als import AlternatingLeastSquares as Implicit
 
