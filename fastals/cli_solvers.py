@@ -229,6 +229,8 @@ def add_parsers(sub):
 def _data_options(p, heldout):
     p.add_argument(
         "--data",
+        "--data-dir",
+        dest="data",
         default="ml-latest-small",
         help="a MovieLens ratings.csv or its folder, 'lastfm', or a folder name "
         "under $FASTALS_DATA_DIR (default: ml-latest-small)",
