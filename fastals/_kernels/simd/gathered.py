@@ -39,13 +39,13 @@ def span(Y, v, out):
     raise NotImplementedError("compiled only: call from a Numba function")
 
 
-def _suits(Y, *vectors):
+def _applies(Y, *vectors):
     return WIDE and suits((Y, *vectors), (2,) + (1,) * len(vectors))
 
 
 @overload(span, inline="always")
 def _span(Y, v, out):
-    if _suits(Y, v, out):
+    if _applies(Y, v, out):
         return lambda Y, v, out: Y.shape[1] // LANES * LANES
     return lambda Y, v, out: 0
 
@@ -184,7 +184,7 @@ def gathered_axpy(Y, indices, idx, t, out):
 
 @overload(gathered_dots, inline="always")
 def _gathered_dots(Y, indices, idx, v):
-    if _suits(Y, v):
+    if _applies(Y, v):
         return lambda Y, indices, idx, v: dots8(Y, indices, idx, v)
     zero = Y.dtype(0)
     return lambda Y, indices, idx, v: (zero, zero, zero, zero, zero, zero, zero, zero)
@@ -192,6 +192,6 @@ def _gathered_dots(Y, indices, idx, v):
 
 @overload(gathered_axpy, inline="always")
 def _gathered_axpy(Y, indices, idx, t, out):
-    if _suits(Y, out):
+    if _applies(Y, out):
         return lambda Y, indices, idx, t, out: axpy8(Y, indices, idx, t, out)
     return lambda Y, indices, idx, t, out: None
