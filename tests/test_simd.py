@@ -126,9 +126,11 @@ def test_ir_kernels_refuse_to_compile_with_the_switch_off(monkeypatch):
         _mask_ir_float64_c(values, np.int16(0), np.float64(0))
 
 
-@pytest.mark.parametrize("value, on", [(None, True), ("", True), ("1", True), (" 0 ", False)])
-def test_the_switch_reads_0_and_1(value, on):
-    assert switch._read_switch(value) is on
+@pytest.mark.parametrize(
+    "value, setting", [(None, "1"), ("", "1"), ("1", "1"), (" 0 ", "0"), ("force", "force")]
+)
+def test_the_switch_reads_0_1_and_force(value, setting):
+    assert switch._read_switch(value) == setting
 
 
 def test_the_switch_refuses_other_values():

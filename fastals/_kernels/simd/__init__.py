@@ -12,8 +12,9 @@ versions they are tested on.
 
 **The switch.** ``FASTALS_SIMD=0`` turns every one of them off (``switch``): each kernel
 compiles to its plain loops, which are also what runs where the IR does not apply (float64,
-non-contiguous arrays, no AVX-512 for ``tile`` and ``gathered``). Read at import; give each
-setting its own ``NUMBA_CACHE_DIR``, as Numba's cache does not know it.
+non-contiguous arrays, no AVX-512 for ``tile`` and ``gathered``). ``FASTALS_SIMD=force`` runs
+the 512-bit kernels on a CPU without AVX-512 too (to test them there). Read at import; give
+each setting its own ``NUMBA_CACHE_DIR``, as Numba's cache does not know it.
 
 **Adding an IR kernel.** Callers never call IR directly; they call a plain function that
 Numba compiles to the IR or to loops:

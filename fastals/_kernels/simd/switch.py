@@ -1,8 +1,11 @@
 """The switch of the SIMD layer, and the checks every IR kernel of it makes.
 
-``FASTALS_SIMD=0`` in the environment (read once, when fastals is imported) turns every IR
-kernel of this package off: the kernels run the plain loops Numba compiles. Unset or ``1``:
-on, where the CPU allows (``WIDE``: AVX-512 for the 512-bit kernels).
+``FASTALS_SIMD`` in the environment, read once when fastals is imported:
+
+- ``0``: every IR kernel of this package off; the kernels run the plain loops Numba compiles.
+- ``1`` or unset: on, where the CPU allows (``WIDE``: AVX-512 for the 512-bit kernels).
+- ``force``: on, the 512-bit kernels too where the CPU has no AVX-512 (LLVM splits each
+  512-bit vector in two: slower; for testing their IR on such a CPU, as CI does).
 
 Numba's on-disk cache does not know the switch: a kernel cached with it on would be loaded
 with it off. Give each setting its own ``NUMBA_CACHE_DIR`` (``make test`` and ``.ci/run`` do).
@@ -22,11 +25,11 @@ FLOAT32 = (types.float32,)
 FLOATS = (types.float32, types.float64)
 
 
-def _read_switch(value: str | None) -> bool:
+def _read_switch(value: str | None) -> str:
     value = (value or "1").strip()
-    if value not in ("0", "1"):
-        raise ValueError(f"{VARIABLE} must be 0 (IR kernels off) or 1 (on), got {value!r}")
-    return value == "1"
+    if value not in ("0", "1", "force"):
+        raise ValueError(f"{VARIABLE} must be 0 (IR off), 1 (on) or force, got {value!r}")
+    return value
 
 
 def _has_avx512() -> bool:
@@ -37,8 +40,9 @@ def _has_avx512() -> bool:
     return "+avx512f" in features.split(",")
 
 
-ENABLED = _read_switch(os.environ.get(VARIABLE))
-WIDE = ENABLED and _has_avx512()  # the 512-bit kernels (tile, gathered) apply
+SETTING = _read_switch(os.environ.get(VARIABLE))
+ENABLED = SETTING != "0"
+WIDE = ENABLED and (SETTING == "force" or _has_avx512())  # the 512-bit kernels apply
 
 
 def suits(arrays, ndims, dtypes=FLOAT32) -> bool:
