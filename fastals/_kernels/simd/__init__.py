@@ -24,7 +24,8 @@ Numba compiles to the IR or to loops:
 2. the loops: an ordinary ``@jit`` function with the same result;
 3. the dispatch: a stub plus ``@overload(stub, inline="always")`` returning the IR where
    ``ENABLED`` (or ``WIDE``) and ``suits(...)``, else the loops;
-4. tests: both against each other, and in ``tests/test_simd.py``'s switched-off run.
+4. export the stub here; tests: IR and loops against each other (as ``tests/test_masks.py``),
+   and a call in ``tests/test_simd.py``'s ``answers`` (the switched-off run compares them).
 
 That is the *replacement* kind (``masks.mask_above``). The *partial* kind does what suits
 the IR and returns how much, the caller's loops doing the rest (``tile.score_tiles``,
