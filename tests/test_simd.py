@@ -65,6 +65,7 @@ def run(code, tmp_path, *args, **env):
     return done.stdout
 
 
+@pytest.mark.skipif(not switch.ENABLED, reason="already off: this whole run is switched off")
 def test_switched_off_no_ir_compiles_and_answers_are_the_loops(tmp_path):
     run(CHILD, tmp_path, str(tmp_path / "off.npz"), FASTALS_SIMD="0")
     with np.load(tmp_path / "off.npz") as data:
