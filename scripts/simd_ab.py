@@ -83,8 +83,9 @@ def main():
             got = {on: run(k, on, args.force, args.fit) for on in order}
             (ns_on, ir), (ns_off, _) = got[True], got[False]
             ratios.append(ns_off / ns_on)
-            print(f"k={k} round {r}: on {ns_on:.2f} ns/entry (IR {'used' if ir else 'NOT used'})"
-                  f", off {ns_off:.2f} ns/entry, off/on {ns_off / ns_on:.3f}")  # fmt: skip
+            unit = "s per iteration" if args.fit else "ns per entry"
+            print(f"k={k} round {r}: on {ns_on:.3g} {unit} (IR {'used' if ir else 'NOT used'})"
+                  f", off {ns_off:.3g}, off/on {ns_off / ns_on:.3f}")  # fmt: skip
         print(f"k={k}: off/on median {statistics.median(ratios):.3f}, "
               f"range {min(ratios):.3f}-{max(ratios):.3f}")  # fmt: skip
 
