@@ -5,10 +5,11 @@ PY := $(VENV)/bin/python
 # Numba's on-disk cache keys a kernel on its own source file only, but kernels inline helpers
 # from other files (fastals/_kernels/_jit.py): after an edit of linalg.py, say, the cached cg.py
 # would be stale. `make test` and `make bench` therefore cache under a folder named after a hash
-# of every kernel source, so an edit anywhere starts a fresh cache. An exported NUMBA_CACHE_DIR
-# (as .ci/run sets) wins.
-KERNELS_HASH := $(shell cat fastals/_kernels/*.py | sha1sum | cut -c1-12)
-export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba_cache/$(KERNELS_HASH)
+# of every kernel source (simd/ included), so an edit anywhere starts a fresh cache, and after
+# the settings the cache does not know: FASTALS_SIMD (the IR kernels' switch) and the target CPU.
+# An exported NUMBA_CACHE_DIR (as .ci/run sets) wins.
+KERNELS_HASH := $(shell find fastals/_kernels -name '*.py' | LC_ALL=C sort | xargs cat | sha1sum | cut -c1-12)
+export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba_cache/$(KERNELS_HASH)-simd$(FASTALS_SIMD)-$(NUMBA_CPU_NAME)
 
 .PHONY: demo test bench compare lint clean clean-cache
 

@@ -7,7 +7,7 @@ for every query in parallel (candidate factors scored in chunks, per-query memor
 import numpy as np
 
 from ._kernels import pairs
-from ._kernels.tile import panels
+from ._kernels.simd import panels
 from ._kernels.topk import query_block, topk
 from ._threads import parallel_for, thread_scope
 

@@ -1,12 +1,12 @@
-"""The CG weighted pass with its 512-bit gathered-rows IR (``_kernels/gathered.py``)."""
+"""The CG weighted pass with its 512-bit gathered-rows IR (``_kernels/simd/gathered.py``)."""
 
 import numba
 import numpy as np
 import pytest
 
-from fastals._kernels import gathered, tile
-from fastals._kernels.gathered import axpy8, dots8, span
 from fastals._kernels.rows import weighted_pass
+from fastals._kernels.simd import gathered, switch
+from fastals._kernels.simd.gathered import axpy8, dots8, span
 
 
 @numba.njit
@@ -35,7 +35,7 @@ def _problem(k, dtype, n_entries=29, seed=0):
 
 
 def test_span_is_whole_chunks_of_contiguous_float32_only():
-    expected = (lambda k: k // 16 * 16) if tile.WIDE else (lambda k: 0)
+    expected = (lambda k: k // 16 * 16) if switch.WIDE else (lambda k: 0)
     for k in (1, 15, 16, 50, 128):
         v = np.zeros(k, np.float32)
         assert _span(np.zeros((3, k), np.float32), v, v) == expected(k)
@@ -45,7 +45,7 @@ def test_span_is_whole_chunks_of_contiguous_float32_only():
     assert _span(np.zeros((3, 128), np.float32), strided, np.zeros(128, np.float32)) == 0
 
 
-@pytest.mark.skipif(not tile.WIDE, reason="the IR needs AVX-512 (the loops are tested below)")
+@pytest.mark.skipif(not switch.WIDE, reason="the IR needs AVX-512 (the loops are tested below)")
 def test_dots8_and_axpy8_against_numpy():
     Y, indices, _, v = _problem(48, np.float32)
     rows = Y[indices[3:11]].astype(np.float64)

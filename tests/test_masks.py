@@ -1,4 +1,5 @@
-"""The 64-wide comparison masks (LLVM vector IR) against the loops they replace."""
+"""The 64-wide comparison masks: the LLVM vector IR, the loops, and the dispatch between them
+(``simd.mask_above``: the IR where the switch is on and the arrays suit it) give the same bits."""
 
 from fractions import Fraction
 
@@ -8,17 +9,51 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fastals._kernels.masks import WIDTH, mask_above, mask_above_fma
+from fastals._kernels.simd import masks, switch
+from fastals._kernels.simd.masks import WIDTH
+
+KINDS = ["ir", "loops", "dispatch"]
 
 
 @numba.njit
-def _mask(values, base, threshold):
-    return mask_above(values, base, threshold)
+def _mask_ir(values, base, threshold):
+    return masks.mask_above_ir(values, base, threshold)
 
 
 @numba.njit
-def _mask_fma(values, factors, base, scale, offset):
-    return mask_above_fma(values, factors, base, scale, offset)
+def _mask_loops(values, base, threshold):
+    return masks.mask_above_loops(values, base, base + WIDTH, threshold)
+
+
+@numba.njit
+def _mask_dispatch(values, base, threshold):
+    return masks.mask_above(values, base, threshold)
+
+
+@numba.njit
+def _mask_fma_ir(values, factors, base, scale, offset):
+    return masks.mask_above_fma_ir(values, factors, base, scale, offset)
+
+
+@numba.njit
+def _mask_fma_loops(values, factors, base, scale, offset):
+    return masks.mask_above_fma_loops(values, factors, base, scale, offset)
+
+
+@numba.njit
+def _mask_fma_dispatch(values, factors, base, scale, offset):
+    return masks.mask_above_fma(values, factors, base, scale, offset)
+
+
+MASK = {"ir": _mask_ir, "loops": _mask_loops, "dispatch": _mask_dispatch}
+MASK_FMA = {"ir": _mask_fma_ir, "loops": _mask_fma_loops, "dispatch": _mask_fma_dispatch}
+
+
+@pytest.fixture(params=KINDS)
+def kind(request):
+    if request.param == "ir" and not switch.ENABLED:
+        pytest.skip("FASTALS_SIMD=0: the IR does not compile")
+    return request.param
 
 
 def _bits(mask):
@@ -34,17 +69,17 @@ def _special_values(rng, dtype, n):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("base", [0, 7, 136])
-def test_mask_above_is_the_loop(dtype, base):
+def test_mask_above_is_the_loop(kind, dtype, base):
     rng = np.random.default_rng(base)
     values = _special_values(rng, dtype, 200)
     for threshold in (0.0, 0.5, -1.0, np.nan, np.inf, -np.inf, values[base + 3]):
         threshold = dtype(threshold)
         expected = [not values[base + t] <= threshold for t in range(WIDTH)]
-        assert _bits(_mask(values, base, threshold)) == expected
+        assert _bits(MASK[kind](values, base, threshold)) == expected
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_mask_above_fma_exact_cases_are_the_loop(dtype):
+def test_mask_above_fma_exact_cases_are_the_loop(kind, dtype):
     """scale 1, offset 0: the threshold is factors[t] itself, no rounding at all."""
     rng = np.random.default_rng(0)
     values = _special_values(rng, dtype, 128)
@@ -52,7 +87,7 @@ def test_mask_above_fma_exact_cases_are_the_loop(dtype):
     factors[::3] = _special_values(rng, dtype, 128)[::3]
     for base in (0, 64):
         expected = [not values[base + t] <= factors[base + t] for t in range(WIDTH)]
-        assert _bits(_mask_fma(values, factors, base, dtype(1), dtype(0))) == expected
+        assert _bits(MASK_FMA[kind](values, factors, base, dtype(1), dtype(0))) == expected
 
 
 def _nearest_float32(x: Fraction) -> np.float32:
@@ -67,28 +102,35 @@ def _nearest_float32(x: Fraction) -> np.float32:
     return low if low.view(np.int32) % 2 == 0 else high
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @settings(max_examples=60, deadline=None)
 @given(
     seed=st.integers(0, 2**32 - 1),
     scale=st.floats(1e-3, 1e3),
     offset=st.sampled_from([0.0, float(np.finfo(np.float32).tiny), 1e-3]),
 )
-def test_mask_above_fma_rounds_once(seed, scale, offset):
+def test_mask_above_fma_rounds_once(kind, seed, scale, offset):
     """Bit t is the exact test values[t] > factors[t] * scale - offset, except where the
     exact threshold rounds onto or past values[t] (one rounding: a fused multiply-add)."""
+    if kind == "ir" and not switch.ENABLED:
+        pytest.skip("FASTALS_SIMD=0: the IR does not compile")
     rng = np.random.default_rng(seed)
     values = rng.standard_normal(WIDTH).astype(np.float32)
     factors = rng.standard_normal(WIDTH).astype(np.float32)
     values[::5] = factors[::5] * np.float32(scale)  # near-ties on purpose
     scale, offset = np.float32(scale), np.float32(offset)
-    bits = _bits(_mask_fma(values, factors, 0, scale, offset))
+    bits = _bits(MASK_FMA[kind](values, factors, 0, scale, offset))
     for t in range(WIDTH):
         exact = Fraction(float(factors[t])) * Fraction(float(scale)) - Fraction(float(offset))
         rounded = _nearest_float32(exact)  # one rounding, as the fma does
         assert bits[t] == (values[t] > rounded), (t, values[t], exact)
 
 
-def test_masks_refuse_strided_arrays():
-    values = np.zeros(256, np.float32)[::2]
+@pytest.mark.skipif(not switch.ENABLED, reason="FASTALS_SIMD=0: the IR does not compile")
+def test_ir_refuses_strided_arrays_and_the_dispatch_takes_the_loops():
+    values = np.arange(256, dtype=np.float32)[::2]
     with pytest.raises((TypeError, numba.core.errors.TypingError), match="C-contiguous"):
-        _mask(values, 0, np.float32(0))
+        _mask_ir(values, 0, np.float32(0))
+    assert _bits(_mask_dispatch(values, 1, np.float32(100))) == [
+        2 * (1 + t) > 100 for t in range(WIDTH)
+    ]

@@ -1,7 +1,8 @@
 """Serving compiled for a CPU without AVX-512 (NUMBA_CPU_NAME=haswell) gives the same answers.
 
-The AVX-512 register tile (``_kernels/tile.py``) is then off and the 64-wide masks
-(``_kernels/masks.py``) lower to 256-bit vectors; results must not change.
+The AVX-512 register tile (``_kernels/simd/tile.py``) is then off and the 64-wide masks
+(``_kernels/simd/masks.py``) lower to 256-bit vectors; results must not change. (CI also runs
+the whole suite so: ``.ci/run``.)
 """
 
 import json
@@ -16,14 +17,14 @@ from fastals.recommend import top_k, top_k_pairs
 SCRIPT = """
 import json, sys
 import numpy as np
-from fastals._kernels import tile
+from fastals._kernels import simd
 from fastals.recommend import top_k, top_k_pairs
 Y = np.random.default_rng(3).standard_normal((700, 20)).astype(np.float32)
 Y[350:420] = Y[:70]  # duplicated rows: tied scores
 norms = np.linalg.norm(Y, axis=1).astype(np.float32)
 pairs = top_k_pairs(Y, 7, norms=norms)
 plain = top_k(Y[:90], Y, 7)
-json.dump({"wide": tile.WIDE, "pairs": [a.tolist() for a in pairs],
+json.dump({"wide": simd.WIDE, "pairs": [a.tolist() for a in pairs],
            "plain": [a.tolist() for a in plain]}, sys.stdout)
 """
 

@@ -7,10 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastals
-from fastals._kernels import tile
 from fastals._kernels.pairs import PAIRS_CHUNK, PAIRS_STRIP, _kth_best_columns, _threshold
 from fastals._kernels.select import select_row
-from fastals._kernels.tile import panels, score_tiles
+from fastals._kernels.simd import tile
+from fastals._kernels.simd.tile import panels, score_tiles
 from fastals._kernels.topk import ITEM_CHUNK, _score_block, _score_block_loops
 from fastals.recommend import top_k, top_k_pairs
 from fastals.reference.serving import top_k as heap_topk  # implicit's select.h, plain Python

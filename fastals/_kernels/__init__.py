@@ -1,5 +1,6 @@
-"""Numba kernels: every ``@njit`` function of fastals and nothing else, plus the few LLVM IR
-intrinsics they call (``masks``, ``tile``, ``gathered``: each beside the loops it replaces).
+"""Numba kernels: every ``@njit`` function of fastals and nothing else, plus the LLVM IR
+they call: the SIMD layer in ``simd`` (behind ``FASTALS_SIMD``), and two scalar intrinsics
+that stay on (``fma``, ``spin``).
 
 Kernels assume valid, canonical inputs (CSR with sorted indices, data already in the
 factor dtype, C-contiguous factors) and never raise: failures come back as status codes

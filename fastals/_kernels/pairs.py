@@ -11,7 +11,7 @@ Selection reads the raw dot products. A candidate enters a full heap only if
 ``d > floor * norm``. ``_lowered(floor) * norm - TINY`` is below that product whatever the
 roundings (the floor moved down by 2^-20 of itself; a product rounds by 2^-24), so blocks of
 64 candidates are tested against it with one multiply-add each, as one vector comparison
-whose result is the block's bit mask (``masks.py``), floors lowered once when they change;
+whose result is the block's bit mask (``simd.masks``), floors lowered once when they change;
 only the set bits are divided and tested exactly, so no division runs on the ~99% that
 cannot enter.
 
@@ -27,8 +27,8 @@ pushes from it instead of k (1 + ln(256 / k)).
 import numpy as np
 
 from ._jit import EXACT_DIVISION, jit
-from .masks import mask_above_fma
 from .select import SCAN_BLOCK, heap_push, heap_sort, pop_lowest
+from .simd import mask_above_fma
 from .topk import _score_block
 
 PAIRS_STRIP = 64  # rows scored per strip (the strip's scores: 64 x n)
@@ -65,7 +65,7 @@ def _could_enter(raw, lo, hi, per_candidate, common):
     One side of the product is a lowered floor, the other a norm: a row's own candidates
     pass their norms and the row's lowered floor as ``common``; the transposed offers pass
     the candidate rows' lowered floors and the offering row's norm. A full block is one
-    vector comparison (``masks.mask_above_fma``: the product and the subtraction rounded
+    vector comparison (``simd.mask_above_fma``: the product and the subtraction rounded
     once, which keeps the threshold below an entrant's as ``_below`` does).
     """
     if hi - lo == SCAN_BLOCK:

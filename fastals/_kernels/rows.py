@@ -6,17 +6,18 @@ entries with |c| != 1 (and, on a side kept unreordered, possibly some c == 1 ent
 add exactly 0 to A_u and their c to b_u).
 
 Hot loops index ``Y[i, j]`` directly instead of taking a row view ``Y[i]`` per entry (a view
-per stored entry costs Numba a reference-count update on Y: measured ~2x slower), and the
-weighted run is walked eight, then four, then one entry at a time, so that many independent
-dot products are in flight and ``out`` is loaded and stored once per eight (four) entries.
-The three loops repeat one body on purpose: written as a helper per entry, the call spilled
-the dot products' registers (measured slower), so the unrolling is spelled out.
+per stored entry costs Numba a reference-count update on Y), and the weighted run is walked
+eight, then four, then one entry at a time, so that many independent dot products are in
+flight and ``out`` is loaded and stored once per eight (four) entries. The three loops repeat
+one body on purpose: written as a helper per entry, the call spilled the dot products'
+registers, so the unrolling is spelled out. What each gained: benchmarks/RESULTS.md,
+"Adopted levers".
 """
 
 import numpy as np
 
 from ._jit import jit
-from .gathered import gathered_axpy, gathered_dots, span
+from .simd import gathered_axpy, gathered_dots, span
 
 
 @jit()
@@ -50,7 +51,7 @@ def weighted_pass(indices, data, start, w_end, Y, v, out, sign, with_rhs, offset
     """
     zero = out.dtype.type(0)
     k = v.shape[0]
-    s = span(Y, v, out)  # factors 0..s-1 of the eight-entry blocks: 512-bit IR (``gathered``)
+    s = span(Y, v, out)  # factors 0..s-1 of the eight-entry blocks: 512-bit IR (``simd.gathered``)
     idx = start
     while idx + 8 <= w_end:
         i0, i1, i2, i3 = indices[idx], indices[idx + 1], indices[idx + 2], indices[idx + 3]

@@ -9,7 +9,7 @@ form.
 
 Most candidates of a long row fall below the heap's minimum, and that minimum only rises, so
 ``offer_range`` compares blocks of 64 candidates with it at once, into a bit mask of the
-possible entrants (``masks.mask_above``: one vector comparison), and visits the set bits in
+possible entrants (``simd.mask_above``: one vector comparison), and visits the set bits in
 order: the same heap operations in the same order, without a scalar pass over the block.
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 from numba.cpython.unsafe.numbers import trailing_zeros
 
 from ._jit import EXACT_DIVISION, jit
-from .masks import WIDTH, mask_above
+from .simd import WIDTH, mask_above, mask_above_loops
 
 SCAN_BLOCK = WIDTH  # candidates tested at once: one bit each in a uint64 mask
 ONE = np.uint64(1)
@@ -103,18 +103,6 @@ def heap_sort(heap_s, heap_i, r, size):
 
 
 @jit(fastmath=EXACT_DIVISION)
-def above_mask(scores, lo, hi, threshold):
-    """Bit t set when scores[lo + t] is not <= ``threshold``, for hi - lo <= 64.
-
-    ``masks.mask_above`` for a block shorter than 64 (the last of a row).
-    """
-    mask = np.uint64(0)
-    for t in range(np.uint64(0), np.uint64(hi - lo)):
-        mask |= np.uint64(not scores[np.uint64(lo) + t] <= threshold) << t
-    return mask
-
-
-@jit(fastmath=EXACT_DIVISION)
 def pop_lowest(mask):
     """(position of the lowest set bit of ``mask``, ``mask`` without it); mask != 0."""
     return np.int64(trailing_zeros(mask)), mask & (mask - ONE)
@@ -137,7 +125,7 @@ def offer_range(scores, lo, hi, k, heap_s, heap_i, r, size):
         if j1 - j0 == SCAN_BLOCK:
             bits = mask_above(scores, j0, heap_s[r, 0])
         else:
-            bits = above_mask(scores, j0, j1, heap_s[r, 0])
+            bits = mask_above_loops(scores, j0, j1, heap_s[r, 0])
         while bits:
             t, bits = pop_lowest(bits)
             t += j0

@@ -6,9 +6,10 @@ Selection is implicit 0.7.3's (see ``select.py``), so results, ties included, ar
 import numpy as np
 
 from ._jit import EXACT_DIVISION, jit
+from .fma import fma
 from .linalg import dot
 from .select import select_row
-from .tile import fma, score_tiles
+from .simd import score_tiles
 
 QUERY_BLOCK = 8  # queries scored together at least, sharing the candidate factors they load
 QUERY_BLOCK_MAX = 64  # at most: each 32-column panel of Y^T then serves 8 register tiles
@@ -20,10 +21,10 @@ ITEM_CHUNK = 1024  # candidates per chunk of the loops: the block's score rows s
 def _score_block(Q, YT, YP, q0, q1, c_lo, c_hi, chunk, scores):
     """scores[q - q0, c] = Q[q] . YT[:, c] for the queries q0..q1-1 and columns c_lo..c_hi-1.
 
-    Whole tiles by ``tile.score_tile`` (AVX-512 registers, float32; ``YP`` is
-    ``tile.panels(YT)``), the edges (or all of it, where the tile does not apply) by
+    Whole tiles by ``simd.tile.score_tile`` (AVX-512 registers, float32; ``YP`` is
+    ``simd.panels(YT)``), the edges (or all of it, where the tile does not apply) by
     ``_score_block_loops``: the same products added in the same order by fused
-    multiply-adds (``tile.fma`` in the loops), so the same floats either way.
+    multiply-adds (``fma`` in the loops), so the same floats either way.
     """
     q_end, c_start, c_end = score_tiles(Q, YP, q0, q1, c_lo, c_hi, scores)
     _score_block_loops(Q, YT, q0, q_end, 0, c_lo, c_start, chunk, scores)
@@ -144,7 +145,7 @@ def topk(
     ranges of blocks in parallel.
 
     ``YT`` is Y transposed and C-contiguous (f, n_c), or empty (f, 0) to score by dot
-    products on ``Y`` (cheaper for a handful of queries); ``YP`` is ``tile.panels(YT)``.
+    products on ``Y`` (cheaper for a handful of queries); ``YP`` is ``simd.panels(YT)``.
     score = q . y (divided by ``norms[c]`` when ``norms`` is non-empty). Filtered
     candidates get -finfo.max: the query's row of the ``liked_*`` CSR (global item ids,
     mapped to candidate positions through ``item_pos``, -1 = not a candidate; disabled when

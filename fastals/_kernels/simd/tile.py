@@ -8,42 +8,34 @@
 the ``ROWS x COLS`` block of scores kept in vector registers through all the factors: per
 factor, COLS / 16 vector loads of Y^T, ROWS broadcasts of ``Q`` and ROWS * COLS / 16
 fused multiply-adds; the scores are written once at the end. Y^T comes as ``panels(YT)``:
-each COLS-column panel's f rows contiguous (6.5 KB at f = 52), which the tile reads in one
-stream instead of f rows 4 * n_c bytes apart (+20% in the tile alone). The sums run over the factors
-in order (the first a product, then one multiply-add per factor), as the loop in
-``topk._score_block_loops`` adds them, so the two give the same floats.
+each COLS-column panel's f rows contiguous (4 * COLS * f bytes), which the tile reads in one
+stream instead of f rows 4 * n_c bytes apart. The sums run over the factors in order (the
+first a product, then one multiply-add per factor), as the loop in
+``topk._score_block_loops`` adds them (with ``..fma``), so the two give the same floats.
 
 Why IR: Numba compiles the loop nest above with LLVM's auto-vectoriser, which on this
 machine's CPUs prefers 256-bit vectors and does not keep a block of scores in registers
 across the factor loop, so every few factors it reloads and stores the scores: that loop
-is bound by cache traffic at ~60% of the 256-bit peak. An ``<16 x float>`` in IR is one
-AVX-512 register, and the two 512-bit FMA units do twice the 256-bit work per cycle.
-Where the CPU lacks AVX-512 (``WIDE`` is False), ``topk`` keeps the loop instead.
+is bound by cache traffic, not by the FMA units. An ``<16 x float>`` in IR is one AVX-512
+register, and the two 512-bit FMA units do twice the 256-bit work per cycle. What each
+step gained: benchmarks/RESULTS.md, "Adopted levers".
+
+Partial kind (see ``simd``): ``score_tiles`` does the whole tiles inside a block and says
+which; ``topk`` runs its loops on the rest, and on all of it where ``WIDE`` is False (no
+AVX-512, or ``FASTALS_SIMD=0``) or the arrays do not suit.
 """
 
 import numpy as np
-from llvmlite import binding as ll
 from llvmlite import ir
 from numba import types
-from numba.core import cgutils, config
-from numba.extending import intrinsic, overload
+from numba.core import cgutils
+from numba.extending import overload
 
-from ._ir import element_pointer, fma_function, is_c_array, load, splat, store
+from .ir import element_pointer, fma_function, load, splat, store
+from .switch import LANES, WIDE, ir_kernel, require, suits
 
-LANES = 16  # float32 lanes of a 512-bit register
 ROWS = 8  # queries of a tile
 COLS = 2 * LANES  # candidates of a tile: 16 accumulators of 32 registers
-
-
-def _has_avx512() -> bool:
-    """Whether Numba compiles for a CPU with AVX-512F (NUMBA_CPU_FEATURES, else the host)."""
-    features = config.CPU_FEATURES
-    if features is None:
-        features = "" if config.CPU_NAME else ll.get_host_cpu_features().flatten()
-    return "+avx512f" in features.split(",")
-
-
-WIDE = _has_avx512()
 
 
 def panels(YT):
@@ -58,19 +50,14 @@ def panels(YT):
     return np.ascontiguousarray(blocks).reshape(n_panels * n_factors, COLS)
 
 
-def _suits_tile(*arrays):
-    return all(is_c_array(a, 2, types.float32) for a in arrays)
-
-
-@intrinsic
+@ir_kernel
 def score_tile(typingctx, Q, YP, out, q, j, c):
     """out[j + r, c:c + COLS] = Q[q + r] . YT[:, c:c + COLS], r < ROWS (no bounds checks).
 
     Q (n_q, f), ``YP = panels(YT)`` and out: 2-D C-contiguous float32; f >= 1; c a
     multiple of COLS.
     """
-    if not _suits_tile(Q, YP, out):
-        raise TypeError(f"score_tile needs 2-D C-contiguous float32 arrays, got {Q, YP, out}")
+    require(suits((Q, YP, out), 2), "score_tile needs 2-D C-contiguous float32 arrays", Q, YP, out)
     sig = types.void(Q, YP, out, types.intp, types.intp, types.intp)
 
     def codegen(context, builder, signature, args):
@@ -136,24 +123,6 @@ def score_tile(typingctx, Q, YP, out, q, j, c):
     return sig, codegen
 
 
-@intrinsic
-def fma(typingctx, a, b, c):
-    """a * b + c rounded once (LLVM's fma), for float32 or float64 scalars of one type.
-
-    The loops of ``topk._score_block_loops`` add their products with it, in the tile's
-    order, so both give the same floats whatever LLVM does with ``contract``/``reassoc``.
-    """
-    if not (a == b == c and a in (types.float32, types.float64)):
-        raise TypeError(f"fma needs three floats of one type, got {a}, {b}, {c}")
-    sig = a(a, b, c)
-
-    def codegen(context, builder, signature, args):
-        scalar = context.get_value_type(signature.return_type)
-        return builder.call(fma_function(builder, scalar), list(args))
-
-    return sig, codegen
-
-
 def score_tiles(Q, YP, q0, q1, c_lo, c_hi, scores):
     """Score queries q0..q_end-1 against columns c_start..c_end-1 by tiles.
 
@@ -166,7 +135,7 @@ def score_tiles(Q, YP, q0, q1, c_lo, c_hi, scores):
 
 @overload(score_tiles, jit_options={"cache": True})
 def _score_tiles(Q, YP, q0, q1, c_lo, c_hi, scores):
-    if not (WIDE and _suits_tile(Q, YP, scores)):
+    if not (WIDE and suits((Q, YP, scores), 2)):
         return lambda Q, YP, q0, q1, c_lo, c_hi, scores: (q0, c_lo, c_lo)
 
     def tiles(Q, YP, q0, q1, c_lo, c_hi, scores):

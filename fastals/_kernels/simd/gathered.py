@@ -5,14 +5,17 @@ For the entries idx..idx+7 of a row's weighted run (rows i_r = indices[idx + r] 
     dots8(Y, indices, idx, v)      -> (y_{i_0} . v, ..., y_{i_7} . v)   over j < span
     axpy8(Y, indices, idx, t, out) :  out[j] += (sum_r t[r] * Y[i_r, j])  for j < span
 
-``span(Y, v, out)`` is the number of leading factors they cover: k rounded down to a multiple of 16
-for float32 on CPUs with AVX-512, else 0 (the caller's loops do the rest, and everything in
-float64). Per 16 factors a dot costs one 512-bit load and one fused multiply-add per row,
-half the instructions of the 256-bit loops ``rows.weighted_pass`` keeps for the rest. The
-axpy sums the eight rows' terms first and adds them to ``out`` once: its chain through
-``out``'s memory is one add per block, not eight multiply-adds (that alone took the pair
-from 10.3 to 6.1 ns per entry with Y in L1). The pass is mostly bound by gathering the rows
-(see benchmarks/RESULTS.md); whole fits on the all-weighted input run 1.10-1.27x faster.
+``span(Y, v, out)`` is the number of leading factors they cover: k rounded down to a multiple
+of 16 for float32 where ``WIDE`` (AVX-512 and the switch on), else 0 (the caller's loops do the
+rest, and everything in float64). Per 16 factors a dot costs one 512-bit load and one fused
+multiply-add per row, half the instructions of the 256-bit loops ``rows.weighted_pass`` keeps
+for the rest. The axpy sums the eight rows' terms first and adds them to ``out`` once: its
+chain through ``out``'s memory is one add per block, not eight multiply-adds. The pass is
+mostly bound by gathering the rows; what this gains, alone and in whole fits (all-weighted
+data only): benchmarks/RESULTS.md, "Adopted levers".
+
+Partial kind (see ``simd``): ``gathered_dots`` / ``gathered_axpy`` do the first ``span``
+factors (nothing where it is 0) and the caller's loops the rest.
 
 The dots are summed in 16 lanes and then halved four times (lane j + 8 onto lane j, ...):
 a different order from the loops', so float32 results differ from them by rounding (the
@@ -22,12 +25,11 @@ tests hold both to the NumPy reference).
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
-from numba.extending import intrinsic, overload
+from numba.extending import overload
 
-from ._ir import element_pointer, fma_function, is_c_array, load, splat, store
-from .tile import WIDE
+from .ir import element_pointer, fma_function, load, splat, store
+from .switch import LANES, WIDE, ir_kernel, require, suits
 
-LANES = 16  # float32 lanes of a 512-bit register
 ENTRIES = 8  # rows of Y per call
 
 
@@ -37,28 +39,25 @@ def span(Y, v, out):
     raise NotImplementedError("compiled only: call from a Numba function")
 
 
-def _suits(Y, *vectors):
-    return (
-        WIDE
-        and is_c_array(Y, 2, types.float32)
-        and all(is_c_array(v, 1, types.float32) for v in vectors)
-    )
+def _applies(Y, *vectors):
+    return WIDE and suits((Y, *vectors), (2,) + (1,) * len(vectors))
 
 
 @overload(span, inline="always")
 def _span(Y, v, out):
-    if _suits(Y, v, out):
+    if _applies(Y, v, out):
         return lambda Y, v, out: Y.shape[1] // LANES * LANES
     return lambda Y, v, out: 0
 
 
 def _check(Y, indices, vectors):
-    if not _suits(Y, *vectors):
-        raise TypeError(
-            f"gathered rows need a 2-D Y and 1-D vectors, C-contiguous float32, got {Y, vectors}"
-        )
-    if not (isinstance(indices, types.Array) and indices.ndim == 1):
-        raise TypeError(f"indices must be a 1-D array, got {indices}")
+    require(
+        suits((Y, *vectors), (2,) + (1,) * len(vectors)),
+        "gathered rows need a 2-D Y and 1-D vectors, C-contiguous float32",
+        Y,
+        *vectors,
+    )
+    require(isinstance(indices, types.Array) and indices.ndim == 1, "indices: 1-D array", indices)
 
 
 def _rows(context, builder, indices_type, indices, idx):
@@ -99,7 +98,7 @@ def _halve_to_scalar(builder, vector):
     return builder.extract_element(vector, cgutils.int32_t(0))
 
 
-@intrinsic
+@ir_kernel
 def dots8(typingctx, Y, indices, idx, v):
     """(Y[indices[idx + r], :s] . v[:s] for r < 8), s = k // 16 * 16; no bounds checks."""
     _check(Y, indices, [v])
@@ -131,7 +130,7 @@ def dots8(typingctx, Y, indices, idx, v):
     return sig, codegen
 
 
-@intrinsic
+@ir_kernel
 def axpy8(typingctx, Y, indices, idx, t, out):
     """out[:s] += sum over r < 8 of t[r] * Y[indices[idx + r], :s], s = k // 16 * 16."""
     _check(Y, indices, [out])
@@ -185,7 +184,7 @@ def gathered_axpy(Y, indices, idx, t, out):
 
 @overload(gathered_dots, inline="always")
 def _gathered_dots(Y, indices, idx, v):
-    if _suits(Y, v):
+    if _applies(Y, v):
         return lambda Y, indices, idx, v: dots8(Y, indices, idx, v)
     zero = Y.dtype(0)
     return lambda Y, indices, idx, v: (zero, zero, zero, zero, zero, zero, zero, zero)
@@ -193,6 +192,6 @@ def _gathered_dots(Y, indices, idx, v):
 
 @overload(gathered_axpy, inline="always")
 def _gathered_axpy(Y, indices, idx, t, out):
-    if _suits(Y, out):
+    if _applies(Y, out):
         return lambda Y, indices, idx, t, out: axpy8(Y, indices, idx, t, out)
     return lambda Y, indices, idx, t, out: None

@@ -1,11 +1,10 @@
-"""LLVM IR helpers shared by the intrinsics (``masks.py``, ``tile.py``, ``gathered.py``).
+"""LLVM IR helpers shared by the IR kernels (``masks``, ``tile``, ``gathered``, and ``..fma``).
 
 llvmlite 0.44 moved to opaque pointers (a load names the type it reads); older releases
 have typed pointers (cast the pointer instead). These helpers work with both.
 """
 
 from llvmlite import ir
-from numba import types
 from numba.core import cgutils
 
 
@@ -41,17 +40,6 @@ def splat(builder, value, vector):
     one = builder.insert_element(ir.Constant(vector, ir.Undefined), value, cgutils.int32_t(0))
     lanes = ir.Constant(ir.VectorType(ir.IntType(32), vector.count), None)
     return builder.shuffle_vector(one, ir.Constant(vector, ir.Undefined), lanes)
-
-
-def is_c_array(typ, ndim, dtype=None):
-    """Whether the Numba type ``typ`` is a C-contiguous array of ``ndim`` dimensions (and,
-    when given, of ``dtype``): what the intrinsics read as plain memory."""
-    return (
-        isinstance(typ, types.Array)
-        and typ.ndim == ndim
-        and typ.layout == "C"
-        and (dtype is None or typ.dtype == dtype)
-    )
 
 
 def fma_function(builder, typ):

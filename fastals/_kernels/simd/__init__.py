@@ -1,0 +1,56 @@
+"""The SIMD layer: the kernels written as LLVM vector IR, behind one switch.
+
+Numba's auto-vectoriser leaves some hot loops short of the CPU (256-bit vectors, scores
+spilled to memory, masks built lane by lane). The kernels here write those loops as LLVM IR
+through ``numba.extending.intrinsic``, which leans on Numba's and llvmlite's internals
+(``cgutils``, array structs, typed or opaque pointers: ``ir``); pyproject.toml declares the
+versions they are tested on.
+
+- ``tile``: the 8 x 32 register tile of the scoring product (serving, ``topk``).
+- ``masks``: 64 comparisons into one bit mask (selection: ``select``, ``pairs``).
+- ``gathered``: eight gathered rows of Y at once (the CG weighted pass, ``rows``).
+
+**The switch.** ``FASTALS_SIMD=0`` turns every one of them off (``switch``): each kernel
+compiles to its plain loops, which are also what runs where the IR does not apply (float64,
+non-contiguous arrays, no AVX-512 for ``tile`` and ``gathered``). ``FASTALS_SIMD=force`` runs
+the 512-bit kernels on a CPU without AVX-512 too (to test them there). Read at import; give
+each setting its own ``NUMBA_CACHE_DIR``, as Numba's cache does not know it.
+
+**Adding an IR kernel.** Callers never call IR directly; they call a plain function that
+Numba compiles to the IR or to loops:
+
+1. the IR: ``@switch.ir_kernel`` (``intrinsic`` that refuses to compile with the switch
+   off), its typing checking its arrays with ``require(suits(...))``;
+2. the loops: an ordinary ``@jit`` function with the same result;
+3. the dispatch: a stub plus ``@overload(stub, inline="always")`` returning the IR where
+   ``ENABLED`` (or ``WIDE``) and ``suits(...)``, else the loops;
+4. export the stub here; tests: IR and loops against each other (as ``tests/test_masks.py``),
+   and a call in ``tests/test_simd.py``'s ``answers`` (the switched-off run compares them).
+
+That is the *replacement* kind (``masks.mask_above``). The *partial* kind does what suits
+the IR and returns how much, the caller's loops doing the rest (``tile.score_tiles``,
+``gathered.span``). Two LLVM intrinsics stay outside, on whatever the switch says: the
+scalar ``_kernels.fma`` (one rounding, on every CPU: it keeps the loops' floats equal to the
+tile's) and ``_kernels.spin`` (a compiler barrier for the thread pool's wait). Neither is SIMD.
+"""
+
+from .gathered import gathered_axpy, gathered_dots, span
+from .masks import WIDTH, mask_above, mask_above_fma, mask_above_loops
+from .switch import ENABLED, LANES, VARIABLE, WIDE
+from .tile import panels, score_tiles
+
+__all__ = [
+    "ENABLED",
+    "LANES",
+    "VARIABLE",
+    "WIDE",
+    "WIDTH",
+    "gathered_axpy",
+    "gathered_dots",
+    "mask_above",
+    "mask_above_fma",
+    "mask_above_loops",
+    "panels",
+    "score_tiles",
+    "span",
+]
