@@ -14,6 +14,7 @@ import scipy.sparse as sp
 from .cli_fit_recommend import load_model_file
 from .cli_io import (
     CommandError,
+    add_table_arguments,
     add_table_options,
     check_columns_distinct,
     check_no_empty,
@@ -154,9 +155,7 @@ def add_parser(sub):
         "test rows were dropped and why.",
     )
     ev.add_argument("model", help="model file written by `fastals fit`")
-    ev.add_argument("test", help="test interactions table: a file, or - for standard input")
-    ev.add_argument("--user-col", required=True, help="column of user ids (required)")
-    ev.add_argument("--item-col", required=True, help="column of item ids (required)")
+    add_table_arguments(ev, "test", "test interactions table")
     ev.add_argument(
         "--weight-col",
         default=None,

@@ -17,6 +17,7 @@ from ._validation import csr_from_arrays
 from .cli_io import (
     FLOAT32_MAX,
     CommandError,
+    add_table_arguments,
     add_table_options,
     check_columns_distinct,
     check_no_empty,
@@ -292,9 +293,7 @@ def add_parsers(sub):
         description="Fit implicit-feedback ALS on a table of (user, item[, weight]) rows and "
         "save the model with its raw-id maps and training matrix (an npz implicit loads too).",
     )
-    fit.add_argument("interactions", help="interactions table: a file, or - for standard input")
-    fit.add_argument("--user-col", required=True, help="column of user ids (required)")
-    fit.add_argument("--item-col", required=True, help="column of item ids (required)")
+    add_table_arguments(fit, "interactions")
     fit.add_argument(
         "--weight-col",
         default=None,

@@ -26,6 +26,13 @@ class CommandError(Exception):
     """A user mistake: printed as ``fastals <command>: message`` on one line, exit code 2."""
 
 
+def add_table_arguments(parser, name, what="interactions table"):
+    """The table argument ``name`` (a file, or - for standard input) and its id columns."""
+    parser.add_argument(name, help=f"{what}: a file, or - for standard input")
+    parser.add_argument("--user-col", required=True, help="column of user ids (required)")
+    parser.add_argument("--item-col", required=True, help="column of item ids (required)")
+
+
 def add_table_options(parser):
     """--sep, --no-header and --names, for commands that read an interactions table."""
     parser.add_argument(

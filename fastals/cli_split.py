@@ -16,6 +16,7 @@ import pandas as pd
 from .cli_io import (
     STDIN,
     CommandError,
+    add_table_arguments,
     add_table_options,
     check_columns_distinct,
     check_no_empty,
@@ -112,9 +113,7 @@ def add_parser(sub):
         description="Hold out a fraction of each user's rows, the latest (--by time) or at "
         "random, into a test CSV; the rest go to a train CSV. Same input and seed, same split.",
     )
-    split.add_argument("input", help="interactions table: a file, or - for standard input")
-    split.add_argument("--user-col", required=True, help="column of user ids (required)")
-    split.add_argument("--item-col", required=True, help="column of item ids (required)")
+    add_table_arguments(split, "input")
     split.add_argument(
         "--time-col",
         default=None,
