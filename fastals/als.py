@@ -1,13 +1,11 @@
 """AlternatingLeastSquares: implicit ALS with implicit 0.7.3's API, on fastals' own kernels."""
 
-import warnings
-
 import numpy as np
 
 from . import solvers
 from ._threads import thread_scope
 from ._validation import check_hyperparameters, confidences, to_csr
-from .factorization import FactorizationModel, rng
+from .factorization import FactorizationModel, rng, warn_if_over_parameterised
 
 
 class AlternatingLeastSquares(FactorizationModel):
@@ -112,13 +110,7 @@ class AlternatingLeastSquares(FactorizationModel):
         Cui = to_csr(user_items, "user_items")
         n_users, n_items = Cui.shape
         self._check_refit_shape(n_users, n_items)
-        if self.factors > min(n_users, n_items):
-            warnings.warn(
-                f"factors={self.factors} exceeds min(n_users, n_items)={min(n_users, n_items)}: "
-                "the model is over-parameterised (regularization keeps the solves well-posed)",
-                UserWarning,
-                stacklevel=2,
-            )
+        warn_if_over_parameterised(self.factors, n_users, n_items, stacklevel=2)
         Cui = confidences(Cui, self.alpha, self.dtype)
         users = solvers.SweepMatrix(Cui)
         items = users.transpose()

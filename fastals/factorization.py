@@ -13,6 +13,7 @@ three hooks:
 
 import logging
 import time
+import warnings
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -270,6 +271,18 @@ class FactorizationModel(FactorModel):
         if self._XtX is None:
             self._XtX = self._gram(self.user_factors)
         return self._XtX
+
+
+def warn_if_over_parameterised(factors, n_users, n_items, stacklevel):
+    """A UserWarning when ``factors`` exceeds min(n_users, n_items) (``stacklevel``: the
+    caller's caller's frame is 1 + the number of frames between it and this function)."""
+    if factors > min(n_users, n_items):
+        warnings.warn(
+            f"factors={factors} exceeds min(n_users, n_items)={min(n_users, n_items)}: "
+            "the model is over-parameterised (regularization keeps the solves well-posed)",
+            UserWarning,
+            stacklevel=stacklevel + 1,
+        )
 
 
 def _as_lower_factor(user_weights, factors):

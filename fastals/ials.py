@@ -242,15 +242,13 @@ class iALS(FactorizationModel):  # noqa: N801 (the published name)
         counts = np.diff(W.indptr)
         c = self._item_weights()
         uniform = self.popularity_exp is None
-        if side == "user":
-            other, G = (
-                self.item_factors,
-                sweeps.gram_matrix(self.item_factors, None if uniform else c),
-            )
+        if side == "user":  # the cached Gram unless the items weigh differently
+            other = self.item_factors
+            G = self.YtY if uniform else sweeps.gram_matrix(self.item_factors, c)
             scale = np.full(len(counts), self.unobserved_weight if uniform else 1.0)
             total = c.sum()
         else:
-            other, G = self.user_factors, sweeps.gram_matrix(self.user_factors)
+            other, G = self.user_factors, self.XtX
             scale, _ = sweeps.item_weights(
                 counts, self.unobserved_weight, self.popularity_exp, self._popularity_normaliser
             )

@@ -14,7 +14,6 @@ recomputed per block. Functions whose names start with ``w_`` run on the workers
 """
 
 import types
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +26,7 @@ from .._kernels.subspace import predictions
 from .._threads import parallel_for, thread_scope
 from .._validation import check_hyperparameters, confidences
 from ..als import AlternatingLeastSquares
+from ..factorization import warn_if_over_parameterised
 from ..ials import iALS
 
 DISTRIBUTED_IALS_SOLVERS = ("cholesky", "cg")
@@ -109,13 +109,7 @@ class AlsPlan:
     def prepare(self, client, raw):
         model = self.model
         n_users, n_items = len_of(raw["user"]), len_of(raw["item"])
-        if model.factors > min(n_users, n_items):
-            warnings.warn(
-                f"factors={model.factors} exceeds min(n_users, n_items)={min(n_users, n_items)}: "
-                "the model is over-parameterised (regularization keeps the solves well-posed)",
-                UserWarning,
-                stacklevel=3,
-            )
+        warn_if_over_parameterised(model.factors, n_users, n_items, stacklevel=3)
         alpha, dtype, max_rank = model.alpha, np.dtype(model.dtype), model.factors // 2
         stats = client.gather(
             [client.submit(w_als_stats, f, alpha, dtype, pure=False) for f in raw["user"].futures]
