@@ -7,7 +7,7 @@ from . import reference
 from ._kernels.cg import cg_sweep
 from ._kernels.cholesky import cholesky_sweep
 from ._kernels.gram import gram_blocks, sum_blocks
-from ._kernels.layout import confidence_stats, extract_weighted, transpose_partitioned
+from ._kernels.layout import confidence_stats, split_runs, transpose_partitioned
 from ._kernels.linalg import cholesky_factor
 from ._kernels.loss import loss_rows
 from ._kernels.rows import unit_sums
@@ -25,13 +25,15 @@ GRAM_MAX_BLOCKS = 64  # fixed, so the summation order never depends on the threa
 class SweepMatrix:
     """One side's confidences, prepared once per fit as the kernels read them.
 
-    Each row is a *unit* run (its c == 1 entries feed b_u) and a *weighted* run (entries that
-    change A_u), each an (indices, data, start, end) tuple (``_kernels/rows.py``):
+    Each row is a *unit* run, the column ids of its c == 1 entries (they feed b_u only), an
+    (indices, start, end) tuple, and a *weighted* run of the entries that change A_u, an
+    (indices, data, start, end) tuple (``_kernels/rows.py``):
 
-    - built from a CSR (the users side), the caller's arrays are used as they are, with no
-      copy: when most entries have |c| != 1 the whole row is the weighted run (c == 1
-      entries there add 0 to A_u and their c to b_u, exactly); otherwise the row is the unit
-      run and only the |c| != 1 entries are copied out into a compact weighted run;
+    - built from a CSR (the users side): when most entries have |c| != 1 the caller's arrays
+      are the weighted run as they are, with no copy, and the unit run is empty (c == 1
+      entries there add 0 to A_u and their c to b_u, exactly); otherwise the |c| != 1
+      entries and the c == 1 column ids are copied out (``layout.split_runs``: 4 bytes per
+      c == 1 entry, so that the kernels' hot loop over them reads ids only);
     - ``transpose()`` builds the other side reordered (``layout.transpose_partitioned``):
       both runs live in one array, weighted first, as implicit's transposed copy costs.
 
@@ -51,18 +53,20 @@ class SweepMatrix:
             if whole_rows is None:
                 whole_rows = n_weighted * 2 > len(data)
             if whole_rows:  # mostly weighted: no copy
-                self.unit_run = (indices, data, starts, starts)
+                self.unit_run = (indices, starts, starts)
                 self.weighted_run = (indices, data, starts, ends)
             else:
-                w_indptr, w_indices, w_data = extract_weighted(indptr, indices, data)
-                self.unit_run = (indices, data, starts, ends)
+                (w_indptr, w_indices, w_data), (u_indptr, u_indices) = split_runs(
+                    indptr, indices, data
+                )
+                self.unit_run = (u_indices, u_indptr[:-1], u_indptr[1:])
                 self.weighted_run = (w_indices, w_data, w_indptr[:-1], w_indptr[1:])
         else:
             self.shape = shape
             indptr, indices, data, w_end, p_end = parts
             abs_sum, _ = confidence_stats(data)
             self.csr = sp.csr_matrix((data, indices, indptr), shape=shape)
-            self.unit_run = (indices, data, w_end, p_end)
+            self.unit_run = (indices, w_end, p_end)
             self.weighted_run = (indices, data, indptr[:-1], w_end)
         self.indptr = indptr
         # sum_{u,i} C_ui: |c| of the stored cells plus 1 for every absent one
@@ -147,12 +151,12 @@ def half_sweep(
     if solver == "cg":
         n_rows, k = X.shape
         unit_b = np.empty((n_rows, k), X.dtype)
-        unit_counts = np.empty(n_rows, np.float64)
-        u_indices, u_data, u_start, u_end = M.unit_run
+        u_indices, u_start, u_end = M.unit_run
+        unit_counts = (u_end - u_start).astype(np.float64)
         block_rows = max(256, L2_BUDGET // (k * X.dtype.itemsize))
         parallel_for(
-            unit_sums, n_rows, u_indices, u_data, u_start, u_end, Y, block_rows, unit_b,
-            unit_counts, grain=UNIT_SUMS_GRAIN,
+            unit_sums, n_rows, u_indices, u_start, u_end, Y, block_rows, unit_b,
+            grain=UNIT_SUMS_GRAIN,
         )  # fmt: skip
         parallel_for(
             cg_sweep, n_rows, M.indptr, unit_b, unit_counts, M.weighted_run, X, Y, A0,

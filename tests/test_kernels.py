@@ -167,19 +167,13 @@ def test_thread_count_does_not_change_results(solver):
 
 
 def assert_runs(M, Cui):
-    """Each row of M holds exactly Cui's row: c == 1 entries in the unit run (its other
-    entries are skipped by the kernels), |c| != 1 entries in the weighted run."""
-    u_idx, u_data, u_start, u_end = M.unit_run
+    """Each row of M holds exactly Cui's row: the c == 1 entries' ids in the unit run,
+    |c| != 1 entries in the weighted run (and c == -1 entries in neither)."""
+    u_idx, u_start, u_end = M.unit_run
     w_idx, w_data, w_start, w_end = M.weighted_run
     for u in range(Cui.shape[0]):
         row = Cui[u]
-        units = [
-            (i, c)
-            for i, c in zip(
-                u_idx[u_start[u] : u_end[u]], u_data[u_start[u] : u_end[u]], strict=True
-            )
-            if c == 1
-        ]
+        units = [(i, 1.0) for i in u_idx[u_start[u] : u_end[u]]]
         weighted = list(
             zip(w_idx[w_start[u] : w_end[u]], w_data[w_start[u] : w_end[u]], strict=True)
         )
@@ -204,12 +198,13 @@ def test_sweep_matrix_runs_hold_each_row(problem, mostly_ones):
     Cui, _, _ = random_problem(seed, n_rows, n_cols, k, density, np.float64, kinds=kinds)
     M = solvers.SweepMatrix(Cui)
     assert_runs(M, Cui)
-    assert M.unit_run[0] is Cui.indices  # the given side is never copied
+    if M.unit_run[1] is M.unit_run[2]:  # mostly weighted: the given arrays, not copied
+        assert M.weighted_run[0] is Cui.indices and M.weighted_run[1] is Cui.data
     T = M.transpose()
     assert T.shape == (n_cols, n_rows)
     assert_runs(T, Cui.T.tocsr())
     _, _, w_start, w_end = T.weighted_run
-    _, _, u_start, u_end = T.unit_run
+    _, u_start, u_end = T.unit_run
     assert np.array_equal(w_end, u_start)  # transposed side: weighted run, then units
 
 
@@ -231,21 +226,33 @@ def test_loss_fused_into_the_sweep_equals_the_standalone_loss(dtype, solver, pro
 
 @settings(max_examples=30, deadline=None)
 @given(problem=problems, block_rows=st.integers(1, 20), mostly_ones=st.booleans())
-def test_blocked_unit_sums_equal_the_row_by_row_sums(problem, block_rows, mostly_ones):
+def test_blocked_unit_sums_are_the_c_equals_one_sums(problem, block_rows, mostly_ones):
     from fastals._kernels.rows import unit_sum, unit_sums
 
     seed, n_rows, n_cols, k, density = problem
     Cui, X, Y = random_problem(
         seed, n_rows, n_cols, k, density, np.float32, kinds="ones" if mostly_ones else "mixed"
     )
-    for M in (solvers.SweepMatrix(Cui), solvers.SweepMatrix(Cui.T.tocsr()).transpose()):
-        indices, data, start, end = M.unit_run
+    Ciu = Cui.T.tocsr()
+    for C, M, F in (
+        (Cui, solvers.SweepMatrix(Cui), Y),
+        (Ciu, solvers.SweepMatrix(Cui).transpose(), X),
+    ):
+        indices, start, end = M.unit_run
+        # a side given mostly weighted keeps its c == 1 entries in the weighted run
+        ones = (C.data == 1) & (start is not end)
+        expected = sp.csr_matrix(
+            (ones.astype(float), C.indices, C.indptr), shape=C.shape
+        ) @ F.astype(np.float64)
         B = np.empty((M.shape[0], k), np.float32)
-        counts = np.empty(M.shape[0])
+        one_block = np.empty_like(B)
         cut = M.shape[0] // 3  # two ranges, as parallel_for may split the rows
-        unit_sums(0, cut, indices, data, start, end, Y, block_rows, B, counts)
-        unit_sums(cut, M.shape[0], indices, data, start, end, Y, block_rows, B, counts)
+        unit_sums(0, cut, indices, start, end, F, block_rows, B)
+        unit_sums(cut, M.shape[0], indices, start, end, F, block_rows, B)
+        unit_sums(0, M.shape[0], indices, start, end, F, F.shape[0], one_block)
+        np.testing.assert_allclose(B, expected, rtol=1e-5, atol=1e-4)
         for u in range(M.shape[0]):
             b = np.empty(k, np.float32)
-            n = unit_sum(indices, data, start[u], end[u], Y, b)
-            assert np.array_equal(B[u], b) and counts[u] == n  # same additions, same order
+            n = unit_sum(indices, start[u], end[u], F, b)
+            assert np.array_equal(one_block[u], b)  # one block: the same additions, same order
+            assert n == np.count_nonzero(ones[C.indptr[u] : C.indptr[u + 1]])

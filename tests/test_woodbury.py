@@ -30,7 +30,7 @@ def short_rows(seed, n_rows, n_cols, k, per_row, values, dtype):
 def runs(Cui):
     """(unit run, weighted run) with every entry in the weighted run (``rows`` module)."""
     starts, ends = Cui.indptr[:-1], Cui.indptr[1:]
-    return (Cui.indices, Cui.data, starts, starts), (Cui.indices, Cui.data, starts, ends)
+    return (Cui.indices, starts, starts), (Cui.indices, Cui.data, starts, ends)
 
 
 def exact_rows(Cui, Y, reg):

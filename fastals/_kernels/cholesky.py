@@ -49,7 +49,7 @@ def add_weighted_outer_products(indices, data, start, w_end, Y, A, offset):
 def _solve_row(u, indptr, unit_run, weighted_run, X, Y, A0, Z, max_rank, scratch, status, loss_out):
     """One row of ``cholesky_sweep``; ``scratch`` = (A, x, woodbury scratch)."""
     k = X.shape[1]
-    u_indices, u_data, u_start, u_end = unit_run
+    u_indices, u_start, u_end = unit_run
     w_indices, w_data, w_start, w_end = weighted_run
     with_loss = loss_out.shape[0] == X.shape[0]
     A, x, low_rank_scratch = scratch
@@ -66,7 +66,7 @@ def _solve_row(u, indptr, unit_run, weighted_run, X, Y, A0, Z, max_rank, scratch
         for a in range(k):
             for b in range(a + 1):  # the lower triangle is all the factorisation reads
                 A[a, b] = A0[a, b]
-        rhs(u_indices, u_data, u_start[u], u_end[u], w_indices, w_data, w_start[u], w_end[u], Y, x)
+        rhs(u_indices, u_start[u], u_end[u], w_indices, w_data, w_start[u], w_end[u], Y, x)
         add_weighted_outer_products(w_indices, w_data, w_start[u], w_end[u], Y, A, A.dtype.type(1))
         info = cholesky_solve(A, x)
         if info != 0:
@@ -74,7 +74,7 @@ def _solve_row(u, indptr, unit_run, weighted_run, X, Y, A0, Z, max_rank, scratch
             return
     X[u, :] = x
     if with_loss:
-        n_unit = unit_sum(u_indices, u_data, u_start[u], u_end[u], Y, x)  # x is free again
+        n_unit = unit_sum(u_indices, u_start[u], u_end[u], Y, x)  # x is free again
         loss_out[u] = row_loss(
             w_indices, w_data, w_start[u], w_end[u], n_unit, Y, A0, X[u], x, A[0]
         )

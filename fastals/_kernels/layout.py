@@ -9,9 +9,9 @@ that it makes the row non-empty). Row u of the result holds, in this order:
     [p_end[u], indptr[u+1]) entries with c == -1    (no effect)
 
 each run in the original (sorted) column order. CG then touches only the first run in
-every A_u p product, which for the seed's data (94% ones) is most of the work saved.
-``transpose_partitioned`` builds the transposed side in this order; ``extract_weighted``
-copies out only the |c| != 1 entries of a side that is kept as given.
+every A_u p product, which for KuaiRec's data (94% ones) is most of the work saved.
+``transpose_partitioned`` builds the transposed side in this order; ``split_runs`` copies
+out the |c| != 1 entries and the c == 1 column ids of a side given in one run.
 """
 
 import numpy as np
@@ -60,27 +60,37 @@ def transpose_partitioned(n_cols, indptr, indices, data):
 
 
 @jit()
-def extract_weighted(indptr, indices, data):
-    """The entries with |c| != 1 of each row, as a compact CSR (indptr, indices, data)."""
+def split_runs(indptr, indices, data):
+    """Each row's |c| != 1 entries and its c == 1 entries, as two compact CSRs:
+    (weighted indptr, indices, data) and (unit indptr, indices); c == -1 entries are in neither."""
     n_rows = indptr.shape[0] - 1
     one = data.dtype.type(1)
-    out_indptr = np.zeros(n_rows + 1, indptr.dtype)
+    w_indptr = np.zeros(n_rows + 1, indptr.dtype)
+    u_indptr = np.zeros(n_rows + 1, indptr.dtype)
     for u in range(n_rows):
-        count = 0
+        n_w = n_u = 0
         for idx in range(indptr[u], indptr[u + 1]):
-            if abs(data[idx]) != one:
-                count += 1
-        out_indptr[u + 1] = out_indptr[u] + count
-    out_indices = np.empty(out_indptr[n_rows], indices.dtype)
-    out_data = np.empty(out_indptr[n_rows], data.dtype)
+            c = data[idx]
+            n_w += abs(c) != one
+            n_u += c == one
+        w_indptr[u + 1] = w_indptr[u] + n_w
+        u_indptr[u + 1] = u_indptr[u] + n_u
+    w_indices = np.empty(w_indptr[n_rows], indices.dtype)
+    w_data = np.empty(w_indptr[n_rows], data.dtype)
+    u_indices = np.empty(u_indptr[n_rows], indices.dtype)
     for u in range(n_rows):
-        pos = out_indptr[u]
+        w = w_indptr[u]
+        p = u_indptr[u]
         for idx in range(indptr[u], indptr[u + 1]):
-            if abs(data[idx]) != one:
-                out_indices[pos] = indices[idx]
-                out_data[pos] = data[idx]
-                pos += 1
-    return out_indptr, out_indices, out_data
+            c = data[idx]
+            if abs(c) != one:
+                w_indices[w] = indices[idx]
+                w_data[w] = c
+                w += 1
+            elif c == one:
+                u_indices[p] = indices[idx]
+                p += 1
+    return (w_indptr, w_indices, w_data), (u_indptr, u_indices)
 
 
 @jit()

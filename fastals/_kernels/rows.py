@@ -1,9 +1,9 @@
 """Per-row pieces shared by the CG and Cholesky half-sweeps.
 
-A row is given as two runs (``solvers.SweepMatrix`` builds them): the *unit* run, whose
-entries with c == 1 feed b_u (other entries there are skipped), and the *weighted* run of
-entries with |c| != 1 (and, on a side kept unreordered, possibly some c == 1 entries, which
-add exactly 0 to A_u and their c to b_u).
+A row is given as two runs (``solvers.SweepMatrix`` builds them): the *unit* run, the
+column ids of its entries with c == 1 (they feed b_u only), and the *weighted* run of entries
+with |c| != 1 (and, on a side kept as given, possibly some c == 1 entries, which add exactly
+0 to A_u and their c to b_u).
 
 Hot loops index ``Y[i, j]`` directly instead of taking a row view ``Y[i]`` per entry (a view
 per stored entry costs Numba a reference-count update on Y), and the weighted run is walked
@@ -21,22 +21,39 @@ from .simd import gathered_axpy, gathered_dots, span
 
 
 @jit()
-def unit_sum(indices, data, start, end, Y, b):
-    """b = sum of y_i over the entries with c == 1 in [start, end) (others are skipped).
+def add_rows(indices, idx, stop, below, Y, b):
+    """b += Y[indices[idx]] for the entries from ``idx`` on, up to ``stop`` or the first id
+    >= ``below``; returns where it stopped.
 
-    Returns how many there were, as float64 (their share of sum_{c > 0} c in the loss).
+    Eight entries at a time where it can: their loads are independent and b is loaded and
+    stored once per eight (1.7x faster than one entry at a time on KuaiRec's c == 1 sums).
     """
-    k = b.shape[0]
-    one = b.dtype.type(1)
+    k = Y.shape[1]
+    while idx + 8 <= stop and indices[idx + 7] < below:
+        i0, i1, i2, i3 = indices[idx], indices[idx + 1], indices[idx + 2], indices[idx + 3]
+        i4, i5, i6, i7 = indices[idx + 4], indices[idx + 5], indices[idx + 6], indices[idx + 7]
+        for j in range(k):
+            b[j] += ((Y[i0, j] + Y[i1, j]) + (Y[i2, j] + Y[i3, j])) + (
+                (Y[i4, j] + Y[i5, j]) + (Y[i6, j] + Y[i7, j])
+            )
+        idx += 8
+    while idx < stop and indices[idx] < below:
+        i = indices[idx]
+        for j in range(k):
+            b[j] += Y[i, j]
+        idx += 1
+    return idx
+
+
+@jit()
+def unit_sum(indices, start, end, Y, b):
+    """b = sum of y_i over the unit run [start, end) (column ids of c == 1 entries).
+
+    Returns their number, as float64 (their share of sum_{c > 0} c in the loss).
+    """
     b[:] = 0
-    count = 0
-    for idx in range(start, end):
-        if data[idx] == one:
-            i = indices[idx]
-            for j in range(k):
-                b[j] += Y[i, j]
-            count += 1
-    return np.float64(count)
+    add_rows(indices, start, end, Y.shape[0], Y, b)
+    return np.float64(end - start)
 
 
 @jit()
@@ -132,11 +149,11 @@ def weighted_pass(indices, data, start, w_end, Y, v, out, sign, with_rhs, offset
 
 
 @jit()
-def rhs(u_indices, u_data, u_start, u_end, w_indices, w_data, w_start, w_end, Y, b):
+def rhs(u_indices, u_start, u_end, w_indices, w_data, w_start, w_end, Y, b):
     """b = sum_{c > 0} c y_i over the row: its c == 1 entries plus its weighted run."""
     zero = b.dtype.type(0)
     k = b.shape[0]
-    unit_sum(u_indices, u_data, u_start, u_end, Y, b)
+    unit_sum(u_indices, u_start, u_end, Y, b)
     for idx in range(w_start, w_end):
         c = w_data[idx]
         if c > zero:
@@ -179,31 +196,18 @@ def row_loss(indices, data, start, w_end, n_unit, Y, A0, x, b_unit, scratch):
 
 
 @jit()
-def unit_sums(u0, u1, indices, data, start, end, Y, block_rows, B, counts):
-    """B[u] = sum of y_i over row u's c == 1 entries in [start[u], end[u]), for rows u0..u1-1
-    (``_threads.parallel_for`` runs ranges of rows in parallel).
+def unit_sums(u0, u1, indices, start, end, Y, block_rows, B):
+    """B[u] = sum of y_i over row u's unit run [start[u], end[u]) (column ids of its c == 1
+    entries, ascending), for rows u0..u1-1 (``_threads.parallel_for`` runs ranges of rows).
 
-    The rows' runs must have ascending column ids. Y is walked in blocks of ``block_rows``
-    rows that fit in L2, all rows of the range advancing through a block before the next:
-    the same additions in the same order as ``unit_sum``, but the gathered rows of Y come
-    from L2 instead of L3 (Y of a large side does not fit in L2). ``counts[u]`` gets the
-    number of c == 1 entries.
+    Y is walked in blocks of ``block_rows`` rows that fit in L2, all rows of the range
+    advancing through a block before the next: the gathered rows of Y come from L2 instead
+    of L3 (Y of a large side does not fit in L2). A row's sum depends on its own entries and
+    ``block_rows`` only; with one block it is ``unit_sum``'s, addition for addition.
     """
-    k = Y.shape[1]
-    one = Y.dtype.type(1)
     cursor = start[u0:u1].copy()
     B[u0:u1, :] = 0
-    counts[u0:u1] = 0
     for c0 in range(0, Y.shape[0], block_rows):
         c1 = c0 + block_rows
         for u in range(u0, u1):
-            idx = cursor[u - u0]
-            stop = end[u]
-            while idx < stop and indices[idx] < c1:
-                if data[idx] == one:
-                    i = indices[idx]
-                    for j in range(k):
-                        B[u, j] += Y[i, j]
-                    counts[u] += 1
-                idx += 1
-            cursor[u - u0] = idx
+            cursor[u - u0] = add_rows(indices, cursor[u - u0], end[u], c1, Y, B[u])

@@ -49,13 +49,13 @@ def low_rank_scratch(k, max_rank):
 def low_rank_solve(unit_run, weighted_run, u, Y, Z, max_rank, scratch, x):
     """x = A_u^{-1} b_u by the Woodbury identity; False (x untouched) when it does not apply.
 
-    ``unit_run``/``weighted_run`` are the sweep's (indices, data, starts, ends) runs
+    ``unit_run``/``weighted_run`` are the sweep's runs
     (``rows`` module), ``u`` the row: passed whole, as a tuple of a row's slices built per row
     would update the shared arrays' reference counts from every thread.
     It applies when the row has at most ``max_rank`` entries with |c| != 1 in its weighted
     run and each of them has |c| > 1 (a weight in (0, 1) would make S indefinite).
     """
-    u_indices, u_data, u_starts, u_ends = unit_run
+    u_indices, u_starts, u_ends = unit_run
     w_indices, w_data, w_starts, w_ends = weighted_run
     u_start, u_end, w_start, w_end = u_starts[u], u_ends[u], w_starts[u], w_ends[u]
     k = Z.shape[1]
@@ -71,10 +71,9 @@ def low_rank_solve(unit_run, weighted_run, u, Y, Z, max_rank, scratch, x):
     x0, rows, inv_w, S_flat, t_flat = scratch
     x0[:] = 0.0
     for idx in range(u_start, u_end):  # b's c == 1 entries: x0 += z_i
-        if u_data[idx] == 1:
-            i = u_indices[idx]
-            for j in range(k):
-                x0[j] += Z[i, j]
+        i = u_indices[idx]
+        for j in range(k):
+            x0[j] += Z[i, j]
     a = 0  # rows[a], inv_w[a]: the weighted entries' columns and 1 / weights
     for idx in range(w_start, w_end):
         c = np.float64(w_data[idx])
