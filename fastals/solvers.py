@@ -1,13 +1,12 @@
 """Which solver runs a half-sweep: "cg" or "cholesky", native (Numba) or reference (NumPy)."""
 
 import numpy as np
-import scipy.sparse as sp
 
 from . import reference
 from ._kernels.cg import cg_sweep
 from ._kernels.cholesky import cholesky_sweep
 from ._kernels.gram import gram_blocks, sum_blocks
-from ._kernels.layout import confidence_stats, split_runs, transpose_partitioned
+from ._kernels.layout import confidence_stats, split_runs, transpose_split
 from ._kernels.linalg import cholesky_factor
 from ._kernels.loss import loss_rows
 from ._kernels.rows import unit_sums
@@ -27,57 +26,61 @@ class SweepMatrix:
 
     Each row is a *unit* run, the column ids of its c == 1 entries (they feed b_u only), an
     (indices, start, end) tuple, and a *weighted* run of the entries that change A_u, an
-    (indices, data, start, end) tuple (``_kernels/rows.py``):
+    (indices, data, start, end) tuple (``_kernels/layout.py``, ``_kernels/rows.py``):
 
     - built from a CSR (the users side): when most entries have |c| != 1 the caller's arrays
       are the weighted run as they are, with no copy, and the unit run is empty (c == 1
       entries there add 0 to A_u and their c to b_u, exactly); otherwise the |c| != 1
-      entries and the c == 1 column ids are copied out (``layout.split_runs``: 4 bytes per
-      c == 1 entry, so that the kernels' hot loop over them reads ids only);
-    - ``transpose()`` builds the other side reordered (``layout.transpose_partitioned``):
-      both runs live in one array, weighted first, as implicit's transposed copy costs.
+      entries and the c == 1 column ids are copied out (``layout.split_runs``);
+    - ``transpose()`` builds the other side's two runs straight from this CSR
+      (``layout.transpose_split``): 8 bytes per weighted entry and 4 per unit entry, where
+      implicit's transposed copy costs 8 per entry.
 
-    ``csr`` is a plain CSR of the same entries (rows possibly unsorted) for the reference
-    path and for transposing.
+    ``indptr`` counts every stored entry of a row (an empty row's factors are 0); ``csr`` is a
+    plain CSR of the same entries, for the reference path and for transposing (built on
+    first use on a transposed side).
     """
 
-    def __init__(self, confidences=None, *, parts=None, shape=None, whole_rows=None):
+    def __init__(self, confidences, *, whole_rows=None):
         # whole_rows: the layout choice above; None decides from these entries (a block of a
         # bigger matrix takes the whole matrix's choice: ``fastals.distributed``)
-        if confidences is not None:
-            self.shape = confidences.shape
-            self.csr = confidences
-            indptr, indices, data = confidences.indptr, confidences.indices, confidences.data
-            starts, ends = indptr[:-1], indptr[1:]
-            abs_sum, n_weighted = confidence_stats(data)
-            if whole_rows is None:
-                whole_rows = n_weighted * 2 > len(data)
-            if whole_rows:  # mostly weighted: no copy
-                self.unit_run = (indices, starts, starts)
-                self.weighted_run = (indices, data, starts, ends)
-            else:
-                (w_indptr, w_indices, w_data), (u_indptr, u_indices) = split_runs(
-                    indptr, indices, data
-                )
-                self.unit_run = (u_indices, u_indptr[:-1], u_indptr[1:])
-                self.weighted_run = (w_indices, w_data, w_indptr[:-1], w_indptr[1:])
+        self.shape = confidences.shape
+        self._csr = confidences
+        indptr, indices, data = confidences.indptr, confidences.indices, confidences.data
+        starts, ends = indptr[:-1], indptr[1:]
+        abs_sum, n_weighted = confidence_stats(data)
+        if whole_rows is None:
+            whole_rows = n_weighted * 2 > len(data)
+        if whole_rows:  # mostly weighted: no copy
+            self.unit_run = (indices, starts, starts)
+            self.weighted_run = (indices, data, starts, ends)
         else:
-            self.shape = shape
-            indptr, indices, data, w_end, p_end = parts
-            abs_sum, _ = confidence_stats(data)
-            self.csr = sp.csr_matrix((data, indices, indptr), shape=shape)
-            self.unit_run = (indices, w_end, p_end)
-            self.weighted_run = (indices, data, indptr[:-1], w_end)
+            self._set_runs(*split_runs(indptr, indices, data))
         self.indptr = indptr
         # sum_{u,i} C_ui: |c| of the stored cells plus 1 for every absent one
         n_rows, n_cols = self.shape
-        absent = n_rows * n_cols - len(data)
-        self.total_confidence = float(abs_sum + absent)
+        self.total_confidence = float(abs_sum + n_rows * n_cols - len(data))
+
+    def _set_runs(self, weighted, unit):
+        (w_indptr, w_indices, w_data), (u_indptr, u_indices) = weighted, unit
+        self.weighted_run = (w_indices, w_data, w_indptr[:-1], w_indptr[1:])
+        self.unit_run = (u_indices, u_indptr[:-1], u_indptr[1:])
 
     def transpose(self):
         csr = self.csr
-        parts = transpose_partitioned(self.shape[1], csr.indptr, csr.indices, csr.data)
-        return SweepMatrix(parts=parts, shape=self.shape[::-1])
+        T = object.__new__(SweepMatrix)
+        T.shape = self.shape[::-1]
+        T._csr, T._source = None, csr
+        T.indptr, weighted, unit = transpose_split(self.shape[1], csr.indptr, csr.indices, csr.data)
+        T._set_runs(weighted, unit)
+        T.total_confidence = self.total_confidence  # the same entries
+        return T
+
+    @property
+    def csr(self):
+        if self._csr is None:
+            self._csr = self._source.T.tocsr()
+        return self._csr
 
 
 def gram(Y):

@@ -202,10 +202,14 @@ def test_sweep_matrix_runs_hold_each_row(problem, mostly_ones):
         assert M.weighted_run[0] is Cui.indices and M.weighted_run[1] is Cui.data
     T = M.transpose()
     assert T.shape == (n_cols, n_rows)
-    assert_runs(T, Cui.T.tocsr())
-    _, _, w_start, w_end = T.weighted_run
-    _, u_start, u_end = T.unit_run
-    assert np.array_equal(w_end, u_start)  # transposed side: weighted run, then units
+    Ciu = Cui.T.tocsr()
+    assert_runs(T, Ciu)
+    assert np.array_equal(T.indptr, Ciu.indptr)  # every entry counts: c == -1 rows are not empty
+    assert (T.csr != Ciu).nnz == 0 and T.total_confidence == M.total_confidence
+    # the same runs as the transpose split directly (fastals.distributed's item blocks)
+    S = solvers.SweepMatrix(Ciu, whole_rows=False)
+    for got, expected in zip(T.weighted_run + T.unit_run, S.weighted_run + S.unit_run, strict=True):
+        assert np.array_equal(got, expected)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

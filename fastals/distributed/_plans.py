@@ -48,7 +48,8 @@ def _sizeof_block(block):
 
 
 def _nbytes(*arrays):
-    return int(sum(a.nbytes for a in arrays))
+    """Bytes held by the distinct arrays among ``arrays``."""
+    return int(sum(a.nbytes for a in {id(a): a for a in arrays}.values()))
 
 
 def plan_for(model):
@@ -173,29 +174,12 @@ def w_als_stats(raw, alpha, dtype):
 
 def w_als_prepare(raw, alpha, dtype, layout, max_rank):
     """The block's ``SweepMatrix``: users laid out as the whole matrix chose (``layout``:
-    whole_rows), items as ``SweepMatrix.transpose`` lays out its rows."""
+    whole_rows), items as ``SweepMatrix.transpose`` lays out its rows (split runs)."""
     C = confidences(raw, alpha, dtype)
-    if layout == "transposed":
-        M = solvers.SweepMatrix(parts=_partitioned(C), shape=C.shape)
-    else:
-        M = solvers.SweepMatrix(C, whole_rows=layout)
-    arrays = [C.indptr, C.indices, C.data, *M.weighted_run[:2]]
+    M = solvers.SweepMatrix(C, whole_rows=False if layout == "transposed" else layout)
+    arrays = [C.indptr, C.indices, C.data, *M.weighted_run[:2], M.unit_run[0]]
     abs_sum = float(confidence_stats(C.data)[0])
     return Block(M, _nbytes(*arrays), (solvers.low_rank_rows(M, max_rank), abs_sum))
-
-
-def _partitioned(C):
-    """(indptr, indices, data, w_end, p_end) of ``C``'s rows in ``layout.py``'s three runs
-    (|c| != 1, c == +1, c == -1), each in column order: ``transpose_partitioned``'s layout."""
-    one = C.dtype.type(1)
-    run = np.where(np.abs(C.data) != one, 0, np.where(C.data == one, 1, 2))
-    rows = np.repeat(np.arange(C.shape[0]), np.diff(C.indptr))
-    order = np.argsort(rows * 3 + run, kind="stable")
-    starts = C.indptr[:-1]
-    n_run = [np.bincount(rows[run == r], minlength=C.shape[0]) for r in (0, 1)]
-    w_end = (starts + n_run[0]).astype(C.indptr.dtype)
-    p_end = (w_end + n_run[1]).astype(C.indptr.dtype)
-    return C.indptr, C.indices[order], C.data[order], w_end, p_end
 
 
 def _summary(block):
