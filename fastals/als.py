@@ -153,7 +153,8 @@ class AlternatingLeastSquares(FactorizationModel):
         out = np.zeros((rows.shape[0], self.factors), dtype=self.dtype)
         other = np.ascontiguousarray(other, dtype=self.dtype)
         with thread_scope(self.num_threads):
-            solvers.half_sweep(M, out, other, self.regularization, "cholesky", YtY=other_gram)
+            lam = self.regularization
+            solvers.half_sweep(M, out, other, lam, solver="cholesky", YtY=other_gram)
         return out
 
     def _explain_system(self, row):

@@ -48,8 +48,8 @@ def top_k(
     block = query_block(n_c, scores.itemsize)
     with thread_scope(num_threads, limit_blas=False, work=n_q * n_c * Q.shape[1]):
         parallel_for(
-            topk, -(-n_q // block), block, Q, Y, YT, YP, N, norms, liked_indptr, liked_indices,
-            item_pos, filter_pos, ids, scores,
+            topk, -(-n_q // block), block, Q, (Y, YT, YP, norms), N,
+            (liked_indptr, liked_indices, item_pos, filter_pos), (ids, scores),
         )  # fmt: skip
     return ids, scores
 
@@ -95,8 +95,8 @@ def _pairs_strips(Y, YT, YP, k, norms, ids, scores):
         r1 = min(n, r0 + (warmup if first else pairs.PAIRS_STRIP))
         n_chunks = -(-(n - r0) // pairs.PAIRS_CHUNK)
         parallel_for(
-            pairs.strip_columns, n_chunks, r0, r1, first, Y, YT, YP, k, norms, strip, lows,
-            bounds, floors, sizes, ids, scores, per_thread=STRIP_RANGES,
+            pairs.strip_columns, n_chunks, r0, r1, first, (Y, YT, YP, norms), k, strip,
+            (lows, bounds), (ids, scores, sizes, floors), per_thread=STRIP_RANGES,
         )  # fmt: skip
         parallel_for(
             pairs.strip_rows, r1 - r0, r0, strip, norms, k, sizes, ids, scores, grain=8,

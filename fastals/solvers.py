@@ -126,6 +126,7 @@ def half_sweep(
     X,
     Y,
     regularization,
+    *,
     solver="cg",
     cg_steps=3,
     native=True,
@@ -150,7 +151,6 @@ def half_sweep(
         return None
     A0 = shared_system(Y, lam, YtY)
     loss = np.zeros(X.shape[0]) if with_loss else NO_LOSS
-    args = (M.indptr, M.unit_run, M.weighted_run, X, Y, A0)
     if solver == "cg":
         n_rows, k = X.shape
         unit_b = np.empty((n_rows, k), X.dtype)
@@ -168,7 +168,11 @@ def half_sweep(
     else:
         status = np.zeros(X.shape[0], dtype=np.int32)
         Z, max_rank = low_rank_columns(M, Y, A0, low_rank)
-        parallel_for(cholesky_sweep, X.shape[0], *args, Z, max_rank, status, loss, grain=ROW_GRAIN)
+        rows = (M.indptr, M.unit_run, M.weighted_run)
+        parallel_for(
+            cholesky_sweep, X.shape[0], rows, X, Y, A0, (Z, max_rank), (status, loss),
+            grain=ROW_GRAIN,
+        )  # fmt: skip
         failed = np.flatnonzero(status)
         if failed.size:
             row = int(failed[0])

@@ -1,116 +1,58 @@
 """fastals and implicit with and without a busy neighbour process, in one run (issue 17).
 
-Usage: python scripts/busy_neighbour.py [--scale 1.0] [--repeats 3] [--tasks fit,recommend,similar]
+Usage: python scripts/busy_neighbour.py [--inputs kuairec,lastfm] [--scale 1.0] [--repeats 3]
+                                        [--tasks fit,recommend,similar] [--data-dir DIR]
 
-For each task both libraries run idle, then with one other process spinning on one core (a
-Python busy loop: a browser tab, a test runner, a CI neighbour), on the same input; each figure
-is the median of ``--repeats`` timed runs after an untimed warm-up (JIT compile excluded),
-implicit with 1 BLAS thread. Prints a markdown table: seconds, implicit / fastals, and each
-library's busy / idle growth. Tasks:
+For each input and task both libraries run idle, then with one other process spinning on one
+core (a Python busy loop: a browser tab, a test runner, a CI neighbour), on the same input; each
+figure is the median of ``--repeats`` timed runs after an untimed warm-up (JIT compile
+excluded), implicit with 1 BLAS thread (``benchmarks/harness/busy.py``). Prints a markdown
+table: seconds, implicit / fastals, and each library's busy / idle growth. Inputs:
 
-- fit: 15 CG iterations, KuaiRec-shaped (``fastals.data.kuairec_like``, factors=50)
-- recommend: every user's top 10, liked items filtered, on seeded random factors (factors=50)
-- similar: every item's 10 most similar items, same factors
+- kuairec: ``fastals.data.kuairec_like`` (``--scale`` per side), factors=50
+- lastfm: HetRec Last.fm 2K, values log1p(play count), factors=64 (skipped when absent)
+
+``python scripts/compare_implicit.py --busy`` runs the same and writes it to RESULTS.md.
 """
 
 import argparse
-import statistics
-import time
+import sys
+from pathlib import Path
 
-import numpy as np
-from per_iteration import busy_neighbour
-from threadpoolctl import threadpool_limits
-
-from fastals import AlternatingLeastSquares
-from fastals.data import kuairec_like
-
-FACTORS = 50
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from harness import busy  # noqa: E402
+from harness.data import DEFAULT_DATA_DIR  # noqa: E402
 
 
-def libraries():
-    from implicit.cpu.als import AlternatingLeastSquares as ImplicitALS
-
-    return {"fastals": AlternatingLeastSquares, "implicit": ImplicitALS}
-
-
-def tasks(matrix):
-    """name -> (setup(cls) -> state, run(state))."""
-    rng = np.random.default_rng(0)
-    users = rng.standard_normal((matrix.shape[0], FACTORS)).astype(np.float32)
-    items = rng.standard_normal((matrix.shape[1], FACTORS)).astype(np.float32)
-
-    def served(cls):
-        model = cls(factors=FACTORS)
-        model.user_factors, model.item_factors = users.copy(), items.copy()
-        return model
-
-    all_users, all_items = np.arange(matrix.shape[0]), np.arange(matrix.shape[1])
-    return {
-        "fit": (
-            lambda cls: cls,
-            lambda cls: cls(factors=FACTORS, regularization=0.1, iterations=15, random_state=0).fit(
-                matrix, show_progress=False
-            ),
-        ),
-        "recommend": (served, lambda m: m.recommend(all_users, matrix, N=10)),
-        "similar": (served, lambda m: m.similar_items(all_items, N=10)),
-    }
-
-
-def seconds(run, state, repeats):
-    run(state)  # warm-up: JIT compile, caches
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run(state)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def measure(matrix, names, repeats):
-    """{(task, library, busy): seconds}; idle and busy runs of a task follow each other."""
+def inputs(names, scale, data_dir):
+    """{label: (matrix, factors)} of the inputs asked for that are present."""
     out = {}
-    chosen = {name: task for name, task in tasks(matrix).items() if name in names}
-    with threadpool_limits(1, "blas"):
-        for task, (setup, run) in chosen.items():
-            states = {lib: setup(cls) for lib, cls in libraries().items()}
-            for busy in (False, True):
-                with busy_neighbour(busy):
-                    for lib, state in states.items():
-                        out[task, lib, busy] = seconds(run, state, repeats)
+    if "kuairec" in names:
+        out["KuaiRec shape"] = (busy.kuairec_input(scale), 50)
+    if "lastfm" in names:
+        matrix = busy.lastfm_input(Path(data_dir))
+        if matrix is None:
+            print(f"lastfm: skipped, no HetRec Last.fm 2K under {data_dir}", file=sys.stderr)
+        else:
+            out["Last.fm 2K"] = (matrix, 64)
     return out
-
-
-def table(results, names):
-    lines = [
-        "| task | fastals idle / busy (s) | implicit idle / busy (s) "
-        "| implicit / fastals idle, busy | busy / idle: fastals, implicit |",
-        "|---|---|---|---|---|",
-    ]
-    for task in names:
-        f0, f1 = results[task, "fastals", False], results[task, "fastals", True]
-        i0, i1 = results[task, "implicit", False], results[task, "implicit", True]
-        lines.append(
-            f"| {task} | {f0:.3f} / {f1:.3f} | {i0:.3f} / {i1:.3f} | {i0 / f0:.2f}x, "
-            f"**{i1 / f1:.2f}x** | **{f1 / f0:.2f}x**, {i1 / i0:.2f}x |"
-        )
-    return "\n".join(lines)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--inputs", default="kuairec,lastfm")
     parser.add_argument("--scale", type=float, default=1.0, help="kuairec_like scale per side")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--tasks", default="fit,recommend,similar")
+    parser.add_argument("--tasks", default=",".join(busy.TASKS))
+    parser.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
     args = parser.parse_args()
-    names = args.tasks.split(",")
-    s = args.scale
-    matrix = kuairec_like(
-        n_users=int(7176 * s), n_items=int(10728 * s), nnz=int(11_564_987 * s * s), seed=0
-    )
-    results = measure(matrix, names, args.repeats)
-    print(f"matrix {matrix.shape[0]} x {matrix.shape[1]}, nnz {matrix.nnz}, factors {FACTORS}")
-    print(table(results, names))
+    chosen = inputs(args.inputs.split(","), args.scale, args.data_dir)
+    results = busy.measure(chosen, args.tasks.split(","), args.repeats)
+    for label, (matrix, factors) in chosen.items():
+        print(
+            f"{label}: {matrix.shape[0]} x {matrix.shape[1]}, nnz {matrix.nnz}, factors {factors}"
+        )
+    print(busy.table(results))
 
 
 if __name__ == "__main__":

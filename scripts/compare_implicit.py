@@ -6,6 +6,7 @@ Usage::
     python scripts/compare_implicit.py --quick         # small inputs, seconds
     python scripts/compare_implicit.py --scaling       # time per iteration vs nnz + compile time
     python scripts/compare_implicit.py --scaling --sizes 1e6,5e6,20e6
+    python scripts/compare_implicit.py --busy          # idle vs a busy neighbour process
 
 Datasets: (a) ``fastals.data.kuairec_like`` (KuaiRec-shaped, ``--scale`` per side), (b)
 MovieLens 100K and (c) HetRec Last.fm 2K from ``--data-dir`` (default ``../shared/data``;
@@ -29,8 +30,9 @@ Method:
   ``--threads`` sets the thread counts of the speed-vs-threads sweep.
 
 Output: a generated block in ``<out>/RESULTS.md`` (between ``<!-- compare_implicit:begin -->``
-and ``<!-- compare_implicit:end -->``, or the ``compare_implicit:scaling`` markers; the rest of
-the file is left as it is), PNGs in ``<out>/plots/`` and the raw numbers as JSON beside them.
+and ``<!-- compare_implicit:end -->``, or the ``compare_implicit:scaling`` or ``:busy``
+markers; the rest of the file is left as it is), PNGs in ``<out>/plots/`` and the raw numbers
+as JSON beside them.
 
 This file is the entry point; the work is in ``scripts/comparison/`` (one module per concern)
 and the shared helpers in ``benchmarks/harness/``.

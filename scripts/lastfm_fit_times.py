@@ -6,15 +6,18 @@ load) is left out. Needs ../shared/data/hetrec2011-lastfm-2k (or --data DIR).
 """
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from per_iteration import busy_neighbour
 
-from fastals import AlternatingLeastSquares
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from harness.busy import busy_neighbour  # noqa: E402
+
+from fastals import AlternatingLeastSquares  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hetrec2011-lastfm-2k"
 

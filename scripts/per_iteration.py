@@ -11,16 +11,18 @@ browser or a CI neighbour would) while both libraries fit.
 """
 
 import argparse
-import contextlib
 import statistics
-import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from fastals import AlternatingLeastSquares
-from fastals.data import kuairec_like
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from harness.busy import busy_neighbour  # noqa: E402
+
+from fastals import AlternatingLeastSquares  # noqa: E402
+from fastals.data import kuairec_like  # noqa: E402
 
 
 def params(args):
@@ -42,20 +44,6 @@ def fit_times(cls, matrix, args, times):
     model = cls(**params(args))
     with threadpool_limits(1, "blas"):
         model.fit(matrix, show_progress=False, callback=lambda i, t, loss: times.append(t))
-
-
-@contextlib.contextmanager
-def busy_neighbour(enabled):
-    """A second process spinning on one core for the duration (nothing when not ``enabled``)."""
-    if not enabled:
-        yield
-        return
-    process = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    try:
-        yield
-    finally:
-        process.kill()
-        process.wait()
 
 
 def main():

@@ -134,14 +134,19 @@ def test_machine_info_names_cpu_blas_and_versions():
 # ---------------------------------------------------------------- end to end
 
 
-def test_compare_implicit_quick_run(tmp_path):
+def comparison_run(tmp_path):
+    """(the loaded script, an out folder holding hand-written RESULTS.md, an empty data dir)."""
     pytest.importorskip("implicit")
-    script = load_script()
     out = tmp_path / "out"
     out.mkdir()
     (out / "RESULTS.md").write_text(HAND_WRITTEN)
     empty = tmp_path / "no-data"
     empty.mkdir()
+    return load_script(), out, empty
+
+
+def test_compare_implicit_quick_run(tmp_path):
+    script, out, empty = comparison_run(tmp_path)
     common = ["--quick", "--out", str(out), "--sweep-iterations", "1", "--factors", "8"]
     assert (
         script.main(
@@ -207,11 +212,33 @@ def test_busy_neighbour_script_runs_and_reports_every_task():
 
     pytest.importorskip("implicit")
     done = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "busy_neighbour.py"), "--scale", "0.03",
-         "--repeats", "1"],
+        [sys.executable, str(REPO / "scripts" / "busy_neighbour.py"), "--inputs", "kuairec",
+         "--scale", "0.03", "--repeats", "1"],
         capture_output=True, text=True, timeout=300, cwd=REPO,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     rows = [line for line in done.stdout.splitlines() if line.startswith("| ")][1:]
-    assert [row.split("|")[1].strip() for row in rows] == ["fit", "recommend", "similar"]
+    assert [row.split("|")[2].strip() for row in rows] == ["fit", "recommend", "similar"]
     assert all(len(re.findall(r"\d+\.\d+x", row)) == 4 for row in rows), done.stdout
+
+
+def test_compare_implicit_busy_mode_writes_its_block(tmp_path):
+    """``--busy`` writes its own generated block (idle and busy seconds of both libraries for
+    every task), keeps the rest of RESULTS.md, and says when Last.fm is absent."""
+    script, out, empty = comparison_run(tmp_path)
+    argv = ["--busy", "--quick", "--out", str(out), "--scale", "0.03", "--data-dir", str(empty)]
+    assert script.main(argv) == 0
+    text = (out / "RESULTS.md").read_text()
+    assert text.startswith(HAND_WRITTEN)
+    block = report.read_block(out / "RESULTS.md", "compare_implicit:busy")
+    assert "python scripts/compare_implicit.py --busy --quick" in block
+    assert "Last.fm 2K skipped" in block
+    (table,) = tables(block)
+    assert [row[:2] for row in table[2:]] == [
+        ["KuaiRec shape", task] for task in ("fit", "recommend", "similar")
+    ]
+    for row in table[2:]:
+        for cell in row[2:4]:  # idle / busy seconds, both positive
+            assert all(float(x) > 0 for x in cell.split(" / "))
+    results = json.loads((out / "plots" / "busy.json").read_text())
+    assert len(results["rows"]) == 3 * 2 * 2  # tasks x libraries x (idle, busy)

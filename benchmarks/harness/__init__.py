@@ -7,6 +7,7 @@ Nothing here is timed. One module per concern:
 - ``harness.models``: the two libraries' model classes and BLAS scoping, seeded factors,
   one ALS iteration without per-fit set-up (``AlsIteration``) and the pytest-benchmark timer;
 - ``harness.memory``: current and peak RSS, with the peak reset between fits on Linux;
+- ``harness.busy``: both libraries idle and beside a busy neighbour process;
 - ``harness.machine``: the machine description (CPU, cores, memory, BLAS, versions, commit);
 - ``harness.report``: markdown tables, number formats and the generated-block writer for
   RESULTS.md.

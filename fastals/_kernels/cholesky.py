@@ -46,11 +46,14 @@ def add_weighted_outer_products(indices, data, start, w_end, Y, A, offset):
 
 
 @jit()
-def _solve_row(u, indptr, unit_run, weighted_run, X, Y, A0, Z, max_rank, scratch, status, loss_out):
+def _solve_row(u, rows, X, Y, A0, low_rank, scratch, out):
     """One row of ``cholesky_sweep``; ``scratch`` = (A, x, woodbury scratch)."""
     k = X.shape[1]
+    indptr, unit_run, weighted_run = rows
     u_indices, u_start, u_end = unit_run
     w_indices, w_data, w_start, w_end = weighted_run
+    Z, max_rank = low_rank
+    status, loss_out = out
     with_loss = loss_out.shape[0] == X.shape[0]
     A, x, low_rank_scratch = scratch
     status[u] = 0
@@ -81,24 +84,27 @@ def _solve_row(u, indptr, unit_run, weighted_run, X, Y, A0, Z, max_rank, scratch
 
 
 @jit()
-def cholesky_sweep(u0, u1, indptr, unit_run, weighted_run, X, Y, A0, Z, max_rank, status, loss_out):
+def cholesky_sweep(u0, u1, rows, X, Y, A0, low_rank, out):
     """Overwrite the rows u0..u1-1 of ``X`` with the exact solution of their normal equations
     (``_threads.parallel_for`` runs ranges of rows in parallel).
 
-    Arguments as in ``cg.cg_sweep``. ``status`` (n_rows,) int32 receives 0, or the failed
-    pivot (1-based) where A_u is not positive definite; that row of X is left unchanged.
-    When ``Z`` holds A0^{-1} y_i for every column (float64, ``woodbury.solve_columns``;
-    empty to disable), rows with at most ``max_rank`` weighted entries, all of weight > 0,
-    are solved by ``woodbury.low_rank_solve`` instead of factorising A_u. The range's rows
-    share scratch memory (an allocation per row costs more than a small row's solve).
+    ``rows`` = (indptr, unit run, weighted run) of the side (``solvers.SweepMatrix``: indptr
+    says which rows are empty, they become 0), ``A0`` = Y^T Y + lambda I. ``out`` = (status,
+    loss_out): ``status`` (n_rows,) int32 receives 0, or the failed pivot (1-based) where A_u
+    is not positive definite (that row of X is left unchanged); when ``loss_out`` has n_rows
+    entries it receives each row's loss term (``rows.row_loss``). ``low_rank`` = (Z,
+    max_rank): when ``Z`` holds A0^{-1} y_i for every column (float64,
+    ``woodbury.solve_columns``; empty to disable), rows with at most ``max_rank`` weighted
+    entries, all of weight > 0, are solved by ``woodbury.low_rank_solve`` instead of
+    factorising A_u. The range's rows share scratch memory (an allocation per row costs more
+    than a small row's solve).
     """
     k = X.shape[1]
+    Z, max_rank = low_rank
     scratch = (
         np.empty((k, k), X.dtype),
         np.empty(k, X.dtype),
         low_rank_scratch(k, max_rank if Z.shape[0] > 0 else 0),
     )
     for u in range(u0, u1):
-        _solve_row(
-            u, indptr, unit_run, weighted_run, X, Y, A0, Z, max_rank, scratch, status, loss_out
-        )
+        _solve_row(u, rows, X, Y, A0, low_rank, scratch, out)

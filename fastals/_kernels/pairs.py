@@ -122,18 +122,18 @@ def _kth_best_columns(strip, r0, r1, lo, hi, k, norms, out):
 
 
 @jit(fastmath=EXACT_DIVISION)
-def _offer_strip_columns(
-    strip, r0, r1, c0, c1, k, norms, lows, bounds, floors, sizes, out_ids, out_scores
-):
+def _offer_strip_columns(strip, r0, r1, c0, c1, k, norms, tests, heaps):
     """Rows j in max(c0, r1)..c1-1 are offered the strip's rows i = r0..r1-1 as columns.
 
-    score(j, i) = strip[i - r0, j] / norms[i]. ``floors[j]`` is row j's lowered heap
-    minimum once the heap is full (NaN before: everything may enter). Scores below
-    ``bounds[j]`` are skipped: ``floors`` itself, or a lower bound of row j's final k-th
-    best score (NaN: none); ``lows`` is ``bounds`` lowered, for the multiply test. A
-    block's mask names distinct rows j, so a push into one row leaves the other bits of the
-    mask exact.
+    score(j, i) = strip[i - r0, j] / norms[i]. ``heaps`` = (ids, scores, sizes, floors): the
+    rows' heaps, and ``floors[j]``, row j's lowered heap minimum once its heap is full (NaN
+    before: everything may enter). ``tests`` = (lows, bounds): scores below ``bounds[j]`` are
+    skipped, ``floors`` itself or a lower bound of row j's final k-th best score (NaN: none);
+    ``lows`` is ``bounds`` lowered, for the multiply test. A block's mask names distinct rows
+    j, so a push into one row leaves the other bits of the mask exact.
     """
+    lows, bounds = tests
+    out_ids, out_scores, sizes, floors = heaps
     j_lo = max(c0, r1)
     for i in range(r0, r1):
         raw = strip[i - r0]
@@ -151,16 +151,18 @@ def _offer_strip_columns(
 
 
 @jit(fastmath=EXACT_DIVISION)
-def strip_columns(
-    ch0, ch1, r0, r1, first, Y, YT, YP, k, norms, strip, lows, bounds, floors, sizes,
-    out_ids, out_scores,
-):  # fmt: skip
+def strip_columns(ch0, ch1, r0, r1, first, candidates, k, strip, bounds, heaps):
     """Score rows r0..r1-1 (the strip) against the column chunks ch0..ch1-1 of PAIRS_CHUNK
     columns from r0 on, and offer the strip's rows to the heaps of the chunks' rows past the
-    strip (the transposed offers). ``first``: the first strip, whose scores also give each
+    strip (the transposed offers). ``candidates`` = (Y, YT, YP, norms) as in ``topk``;
+    ``bounds`` = (lows, bounds) and ``heaps`` = (ids, scores, sizes, floors) as in
+    ``_offer_strip_columns``. ``first``: the first strip, whose scores also give each
     column's lower bound (``bounds``/``lows``) when k <= WARMUP_MAX_K. Chunks write only
     their own rows' heaps: ``_threads.parallel_for`` runs them in parallel.
     """
+    Y, YT, YP, norms = candidates
+    lows, column_bounds = bounds
+    floors = heaps[3]
     n = Y.shape[0]
     for chunk in range(ch0, ch1):
         c0 = r0 + chunk * PAIRS_CHUNK
@@ -168,13 +170,13 @@ def strip_columns(
         _score_block(Y, YT, YP, r0, r1, c0, c1, PAIRS_CHUNK, strip)
         warm = first and k <= WARMUP_MAX_K and max(c0, r1) < c1
         if warm:
-            _kth_best_columns(strip, r0, r1, max(c0, r1), c1, k, norms, bounds)
+            _kth_best_columns(strip, r0, r1, max(c0, r1), c1, k, norms, column_bounds)
             for j in range(max(c0, r1), c1):
-                lows[j] = _lowered(bounds[j])
-        _offer_strip_columns(
-            strip, r0, r1, c0, c1, k, norms, lows if warm else floors,
-            bounds if warm else floors, floors, sizes, out_ids, out_scores,
-        )  # fmt: skip
+                lows[j] = _lowered(column_bounds[j])
+            tests = (lows, column_bounds)
+        else:
+            tests = (floors, floors)
+        _offer_strip_columns(strip, r0, r1, c0, c1, k, norms, tests, heaps)
 
 
 @jit(fastmath=EXACT_DIVISION)

@@ -136,22 +136,24 @@ def query_block(n_c, itemsize):
 
 
 @jit(fastmath=EXACT_DIVISION)
-def topk(
-    blk0, blk1, block, Q, Y, YT, YP, k, norms, liked_indptr, liked_indices, item_pos, filter_pos,
-    out_ids, out_scores,
-):  # fmt: skip
+def topk(blk0, blk1, block, Q, candidates, k, filters, out):
     """Top ``k`` candidates for the query rows of ``Q`` (n_q, f) in blocks blk0..blk1-1 of
-    ``block`` rows (``query_block``), against ``Y`` (n_c, f); ``_threads.parallel_for`` runs
-    ranges of blocks in parallel.
+    ``block`` rows (``query_block``); ``_threads.parallel_for`` runs ranges of blocks in
+    parallel.
 
-    ``YT`` is Y transposed and C-contiguous (f, n_c), or empty (f, 0) to score by dot
-    products on ``Y`` (cheaper for a handful of queries); ``YP`` is ``simd.panels(YT)``.
-    score = q . y (divided by ``norms[c]`` when ``norms`` is non-empty). Filtered
-    candidates get -finfo.max: the query's row of the ``liked_*`` CSR (global item ids,
-    mapped to candidate positions through ``item_pos``, -1 = not a candidate; disabled when
-    ``liked_indptr`` is empty) and every position in ``filter_pos``. Writes candidate
-    positions (int32) and scores into ``out_ids``/``out_scores`` (n_q, k).
+    ``candidates`` = (Y, YT, YP, norms): ``Y`` (n_c, f); ``YT`` is Y transposed and
+    C-contiguous (f, n_c), or empty (f, 0) to score by dot products on ``Y`` (cheaper for a
+    handful of queries); ``YP`` is ``simd.panels(YT)``. score = q . y (divided by
+    ``norms[c]`` when ``norms`` is non-empty). ``filters`` = (liked_indptr, liked_indices,
+    item_pos, filter_pos): filtered candidates get -finfo.max: the query's row of the
+    ``liked_*`` CSR (global item ids, mapped to candidate positions through ``item_pos``, -1 =
+    not a candidate; disabled when ``liked_indptr`` is empty) and every position in
+    ``filter_pos``. ``out`` = (ids, scores), (n_q, k) each: candidate positions (int32) and
+    their scores.
     """
+    Y, YT, YP, norms = candidates
+    liked_indptr, liked_indices, item_pos, filter_pos = filters
+    out_ids, out_scores = out
     n_q = Q.shape[0]
     n_c = Y.shape[0]
     transposed = YT.shape[1] == n_c

@@ -6,6 +6,7 @@
 - ``fits``: the main comparison (fits on every dataset, the sweeps, ranking quality);
 - ``report``: its generated block of RESULTS.md, and markdown shared with ``scaling``;
 - ``scaling``: seconds per iteration vs stored entries, and the compile time;
+- ``busy``: both libraries idle and beside a busy process (``harness.busy``);
 - ``cli``: the command line.
 
 These modules import ``harness`` and ``plots`` from ``benchmarks/``, which the entry point

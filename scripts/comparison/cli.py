@@ -7,10 +7,11 @@ import shlex
 import sys
 from pathlib import Path
 
-from harness import REPO_ROOT
+from harness import REPO_ROOT, busy
 from harness.data import DEFAULT_DATA_DIR
 from harness.models import LIBRARIES
 
+from .busy import busy_comparison, busy_results
 from .child import child_main
 from .common import DATASETS, SOLVERS, config_key, harness_threads, load_average, log
 from .fits import main_comparison
@@ -77,6 +78,14 @@ def parse_args(argv=None, description: str | None = None) -> argparse.Namespace:
     )
     p.add_argument("--scaling-solvers", type=lambda s: s.split(","), default=list(SOLVERS))
     p.add_argument(
+        "--busy",
+        action="store_true",
+        help="time both libraries idle and beside a busy process instead of the comparison",
+    )
+    p.add_argument(
+        "--busy-repeats", type=int, help="with --busy: timed runs per figure (3; quick 1)"
+    )
+    p.add_argument(
         "--no-compile-time",
         dest="compile_time",
         action="store_false",
@@ -105,6 +114,8 @@ def apply_defaults(args: argparse.Namespace) -> None:
     if args.threads is None:
         cores = harness_threads()
         args.threads = sorted({t for t in (1, 2, 4, 8, 16, 32, 64) if t <= cores} | {cores})
+    if args.busy_repeats is None:
+        args.busy_repeats = 1 if q else 3
     if args.sizes is None:
         args.sizes = (
             [20_000, 50_000]
@@ -135,6 +146,8 @@ def main(argv=None, description: str | None = None) -> int:
         )
     if args.scaling:
         print_scaling(scaling(args, out, command), args)
+    elif args.busy:
+        print(busy.table(busy_results(busy_comparison(args, out, command))))
     else:
         print_comparison(main_comparison(args, out, command), args)
     print(f"wrote {out / 'RESULTS.md'} and {out / 'plots'}")

@@ -12,6 +12,7 @@ from harness import REPO_ROOT
 SCRIPT = REPO_ROOT / "scripts" / "compare_implicit.py"
 MAIN_BLOCK = "compare_implicit"
 SCALING_BLOCK = "compare_implicit:scaling"
+BUSY_BLOCK = "compare_implicit:busy"
 SOLVERS = ("cg", "cholesky")
 KUAIREC = "kuairec_like"
 DATASETS = (KUAIREC, "ml100k", "lastfm")
