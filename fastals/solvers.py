@@ -9,14 +9,13 @@ from ._kernels.gram import gram_blocks, sum_blocks
 from ._kernels.layout import confidence_stats, split_runs, transpose_split
 from ._kernels.linalg import cholesky_factor
 from ._kernels.loss import loss_rows
-from ._kernels.rows import unit_sums
 from ._kernels.woodbury import solve_columns
 from ._threads import parallel_for
 
 NO_LOSS = np.empty(0, np.float64)
 NO_COLUMNS = np.empty((0, 0), np.float64)
 L2_BUDGET = 1 << 20  # bytes of Y gathered per block by rows.unit_sums (half a 2 MiB L2)
-UNIT_SUMS_GRAIN = 64  # rows per range at least: each range walks every block of Y
+CG_GRAIN = 64  # rows per CG range at least: each range's unit sums walk every block of Y
 ROW_GRAIN = 16  # rows per range at least (they share scratch memory)
 GRAM_MAX_BLOCKS = 64  # fixed, so the summation order never depends on the thread count
 
@@ -152,19 +151,12 @@ def half_sweep(
     A0 = shared_system(Y, lam, YtY)
     loss = np.zeros(X.shape[0]) if with_loss else NO_LOSS
     if solver == "cg":
-        n_rows, k = X.shape
-        unit_b = np.empty((n_rows, k), X.dtype)
-        u_indices, u_start, u_end = M.unit_run
-        unit_counts = (u_end - u_start).astype(np.float64)
+        k = X.shape[1]
         block_rows = max(256, L2_BUDGET // (k * X.dtype.itemsize))
+        rows = (M.indptr, M.unit_run, M.weighted_run)
         parallel_for(
-            unit_sums, n_rows, u_indices, u_start, u_end, Y, block_rows, unit_b,
-            grain=UNIT_SUMS_GRAIN,
-        )  # fmt: skip
-        parallel_for(
-            cg_sweep, n_rows, M.indptr, unit_b, unit_counts, M.weighted_run, X, Y, A0,
-            cg_steps, loss, grain=ROW_GRAIN,
-        )  # fmt: skip
+            cg_sweep, X.shape[0], rows, block_rows, X, Y, A0, cg_steps, loss, grain=CG_GRAIN
+        )
     else:
         status = np.zeros(X.shape[0], dtype=np.int32)
         Z, max_rank = low_rank_columns(M, Y, A0, low_rank)

@@ -16,7 +16,7 @@ import numpy as np
 
 from ._jit import jit
 from .linalg import axpy, dot, symv
-from .rows import row_loss, weighted_pass
+from .rows import row_loss, unit_sums, weighted_pass
 
 
 @jit()
@@ -65,21 +65,23 @@ def cg_solve(run, Y, system, x, b, cg_steps, scratch):
 
 
 @jit()
-def cg_sweep(u0, u1, indptr, unit_b, unit_counts, weighted_run, X, Y, A0, cg_steps, loss_out):
+def cg_sweep(u0, u1, rows, block_rows, X, Y, A0, cg_steps, loss_out):
     """Update the rows u0..u1-1 of ``X`` (n_rows, k) in place by CG against ``Y`` (n_cols, k);
     ``_threads.parallel_for`` runs ranges of rows in parallel.
 
-    ``indptr`` says which rows are empty (they become 0); ``unit_b`` (n_rows, k) and
-    ``unit_counts`` (n_rows,) are each row's sum of y_i over its c == 1 entries and their
-    number (``rows.unit_sums``); ``weighted_run`` is the (indices, data, start, end) tuple of
-    the |c| != 1 entries (``rows`` module), data in X's dtype. ``A0`` = Y^T Y + lambda I
-    (k, k). When ``loss_out`` has n_rows entries it receives each row's loss term
-    (``rows.row_loss``) at the new x_u. Each row is owned by one range, so results do not
-    depend on the thread count.
+    ``rows`` = (indptr, unit run, weighted run) of the side (``solvers.SweepMatrix``): indptr
+    says which rows are empty (they become 0). The range first sums each row's c == 1
+    entries (``rows.unit_sums``, Y walked in blocks of ``block_rows`` rows), then solves its
+    rows: one parallel step per half-sweep, not two. ``A0`` = Y^T Y + lambda I (k, k). When
+    ``loss_out`` has n_rows entries it receives each row's loss term (``rows.row_loss``) at
+    the new x_u. Each row is owned by one range and its sums depend on its own entries only,
+    so results do not depend on the thread count.
     """
     n_rows, k = X.shape
-    w_indices, w_data, w_start, w_end = weighted_run
+    indptr, (u_indices, u_start, u_end), (w_indices, w_data, w_start, w_end) = rows
     with_loss = loss_out.shape[0] == n_rows
+    unit_b = np.empty((u1 - u0, k), X.dtype)
+    unit_sums(0, u1 - u0, u_indices, u_start[u0:u1], u_end[u0:u1], Y, block_rows, unit_b)
     # scratch shared by the rows: an allocation per row costs more than a small row's solve
     scratch = (np.empty(k, X.dtype), np.empty(k, X.dtype), np.empty(k, X.dtype))
     system = (A0, X.dtype.type(1), X.dtype.type(0), X.dtype.type(1))
@@ -89,12 +91,12 @@ def cg_sweep(u0, u1, indptr, unit_b, unit_counts, weighted_run, X, Y, A0, cg_ste
             if with_loss:
                 loss_out[u] = 0.0
             continue
-        b_unit = unit_b[u]
+        b_unit = unit_b[u - u0]
         x = X[u]
         run = (w_indices, w_data, w_start[u], w_end[u])
         cg_solve(run, Y, system, x, b_unit, cg_steps, scratch)
         if with_loss:
+            n_unit = np.float64(u_end[u] - u_start[u])
             loss_out[u] = row_loss(
-                w_indices, w_data, w_start[u], w_end[u], unit_counts[u], Y, A0, x, b_unit,
-                scratch[0],
-            )  # fmt: skip
+                w_indices, w_data, w_start[u], w_end[u], n_unit, Y, A0, x, b_unit, scratch[0]
+            )

@@ -31,7 +31,7 @@ from .select import SCAN_BLOCK, heap_push, heap_sort, pop_lowest
 from .simd import mask_above_fma
 from .topk import _score_block
 
-PAIRS_STRIP = 64  # rows scored per strip (the strip's scores: 64 x n)
+PAIRS_STRIP = 256  # rows per strip (scores 256 x n): fewer parallel steps, each a barrier
 PAIRS_CHUNK = 512  # columns per parallel task within a strip
 PAIRS_WARMUP = 256  # rows of the first strip, whose transposed offers are bounded
 WARMUP_BYTES = 16 << 20  # the first strip's scores may take up to this
