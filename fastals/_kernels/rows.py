@@ -198,7 +198,7 @@ def row_loss(indices, data, start, w_end, n_unit, Y, A0, x, b_unit, scratch):
 @jit()
 def unit_sums(u0, u1, indices, start, end, Y, block_rows, B):
     """B[u] = sum of y_i over row u's unit run [start[u], end[u]) (column ids of its c == 1
-    entries, ascending), for rows u0..u1-1 (``_threads.parallel_for`` runs ranges of rows).
+    entries, ascending), for rows u0..u1-1 (``cg.cg_sweep`` sums its range's rows first).
 
     Y is walked in blocks of ``block_rows`` rows that fit in L2, all rows of the range
     advancing through a block before the next: the gathered rows of Y come from L2 instead
