@@ -317,32 +317,25 @@ def _number(text, kind):
     return value
 
 
-def positive_int(text):
-    value = _number(text, int)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+def _at_least(kind, low, name, strict=False):
+    """An argparse type: a finite ``kind`` number >= ``low`` (> ``low`` when ``strict``)."""
+
+    def parse(text):
+        value = _number(text, kind)
+        if value < low or (strict and value == low):
+            raise argparse.ArgumentTypeError(
+                f"must be {'>' if strict else '>='} {low}, got {value:g}"
+            )
+        return value
+
+    parse.__name__ = name
+    return parse
 
 
-def nonnegative_int(text):
-    value = _number(text, int)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
-def nonnegative_float(text):
-    value = _number(text, float)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value:g}")
-    return value
-
-
-def positive_float(text):
-    value = _number(text, float)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value:g}")
-    return value
+positive_int = _at_least(int, 1, "positive_int")
+nonnegative_int = _at_least(int, 0, "nonnegative_int")
+nonnegative_float = _at_least(float, 0, "nonnegative_float")
+positive_float = _at_least(float, 0, "positive_float", strict=True)
 
 
 def finite_float(text):

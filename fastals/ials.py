@@ -22,7 +22,7 @@ from ._validation import (
     check_random_state,
     to_csr,
 )
-from .factorization import FactorizationModel, rng
+from .factorization import FactorizationModel, rng, warn_if_over_parameterised
 
 
 class iALS(FactorizationModel):  # noqa: N801 (the published name)
@@ -166,6 +166,7 @@ class iALS(FactorizationModel):  # noqa: N801 (the published name)
         W = self._weights(user_items)
         n_users, n_items = W.shape
         self._check_refit_shape(n_users, n_items)
+        warn_if_over_parameterised(self.factors, n_users, n_items, stacklevel=2)
         self._init_factors(n_users, n_items)
         c, self._popularity_normaliser = sweeps.item_weights(
             np.bincount(W.indices, minlength=n_items), self.unobserved_weight, self.popularity_exp

@@ -125,6 +125,14 @@ def test_same_answers_for_any_thread_count(solver):
     assert np.array_equal(got[0][0], got[1][0]) and np.array_equal(got[0][1], got[1][1])
 
 
+def test_more_factors_than_users_warns_and_works():
+    W = sp.random(5, 30, density=0.5, format="csr", random_state=3)
+    model = iALS(factors=10, iterations=2, random_state=0)
+    with pytest.warns(UserWarning, match="exceeds"):
+        model.fit(W, show_progress=False)
+    assert np.isfinite(model.user_factors).all() and np.isfinite(model.item_factors).all()
+
+
 def test_initialisation_and_warm_start():
     W = weights_matrix()
     m = model(iterations=0, init_stddev=0.3)

@@ -228,6 +228,7 @@ class IalsPlan:
             for side, futures in weights.items()
         }
         n_users = len(counts["user"])
+        warn_if_over_parameterised(model.factors, n_users, len(counts["item"]), stacklevel=3)
         uniform = model.popularity_exp is None
         c, normaliser = ials_sweeps.item_weights(
             counts["item"], model.unobserved_weight, model.popularity_exp
