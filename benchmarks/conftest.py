@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 
 import pytest
+from harness.data import kuairec_shape
 
 from fastals.data import kuairec_like
 
-KUAIREC_SHAPE = {"n_users": 7176, "n_items": 10728, "nnz": 11_564_987}
 SMOKE_SCALE = 0.01
 
 _MEANS = pytest.StashKey[dict]()
@@ -35,20 +35,10 @@ def bench_scale(config: pytest.Config) -> float:
     return scale
 
 
-def scaled_shape(scale: float) -> dict[str, int]:
-    """KuaiRec's shape times ``scale`` per side, same density."""
-    full = KUAIREC_SHAPE
-    n_users = max(2, round(full["n_users"] * scale))
-    n_items = max(2, round(full["n_items"] * scale))
-    density = full["nnz"] / (full["n_users"] * full["n_items"])
-    nnz = max(n_users, round(density * n_users * n_items))
-    return {"n_users": n_users, "n_items": n_items, "nnz": nnz}
-
-
 @pytest.fixture(scope="session")
 def bench_size(request) -> dict[str, float]:
     scale = bench_scale(request.config)
-    return {"scale": scale, **scaled_shape(scale)}
+    return {"scale": scale, **kuairec_shape(scale)}
 
 
 @pytest.fixture(scope="session")

@@ -83,16 +83,13 @@ def _pairs_strips(Y, YT, YP, k, norms, ids, scores):
     floors = np.full(n, np.nan, dtype)  # lowered heap minimum of each full heap
     bounds = np.full(n, np.nan, dtype)  # the first strip's k-th best per column
     lows = np.full(n, np.nan, dtype)  # bounds, lowered
-    warmup = pairs.PAIRS_STRIP
-    if k <= pairs.WARMUP_MAX_K:
-        warmup = max(
-            pairs.PAIRS_STRIP, min(pairs.PAIRS_WARMUP, pairs.WARMUP_BYTES // (n * dtype.itemsize))
-        )
-    strip = np.empty((min(n, warmup), n), dtype)
+    rows = pairs.STRIP_BYTES // (n * dtype.itemsize)
+    height = max(pairs.MIN_STRIP, min(pairs.PAIRS_STRIP, rows))
+    strip = np.empty((min(n, height), n), dtype)
     r0 = 0
     while r0 < n:
         first = r0 == 0
-        r1 = min(n, r0 + (warmup if first else pairs.PAIRS_STRIP))
+        r1 = min(n, r0 + height)
         n_chunks = -(-(n - r0) // pairs.PAIRS_CHUNK)
         parallel_for(
             pairs.strip_columns, n_chunks, r0, r1, first, (Y, YT, YP, norms), k, strip,

@@ -150,17 +150,16 @@ def half_sweep(
         return None
     A0 = shared_system(Y, lam, YtY)
     loss = np.zeros(X.shape[0]) if with_loss else NO_LOSS
+    rows = (M.indptr, M.unit_run, M.weighted_run)
     if solver == "cg":
         k = X.shape[1]
         block_rows = max(256, L2_BUDGET // (k * X.dtype.itemsize))
-        rows = (M.indptr, M.unit_run, M.weighted_run)
         parallel_for(
             cg_sweep, X.shape[0], rows, block_rows, X, Y, A0, cg_steps, loss, grain=CG_GRAIN
         )
     else:
         status = np.zeros(X.shape[0], dtype=np.int32)
         Z, max_rank = low_rank_columns(M, Y, A0, low_rank)
-        rows = (M.indptr, M.unit_run, M.weighted_run)
         parallel_for(
             cholesky_sweep, X.shape[0], rows, X, Y, A0, (Z, max_rank), (status, loss),
             grain=ROW_GRAIN,

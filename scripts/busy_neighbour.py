@@ -24,29 +24,17 @@ from harness import busy  # noqa: E402
 from harness.data import DEFAULT_DATA_DIR  # noqa: E402
 
 
-def inputs(names, scale, data_dir):
-    """{label: (matrix, factors)} of the inputs asked for that are present."""
-    out = {}
-    if "kuairec" in names:
-        out["KuaiRec shape"] = (busy.kuairec_input(scale), 50)
-    if "lastfm" in names:
-        matrix = busy.lastfm_input(Path(data_dir))
-        if matrix is None:
-            print(f"lastfm: skipped, no HetRec Last.fm 2K under {data_dir}", file=sys.stderr)
-        else:
-            out["Last.fm 2K"] = (matrix, 64)
-    return out
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--inputs", default="kuairec,lastfm")
+    parser.add_argument("--inputs", default=",".join(busy.INPUTS))
     parser.add_argument("--scale", type=float, default=1.0, help="kuairec_like scale per side")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--tasks", default=",".join(busy.TASKS))
     parser.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
     args = parser.parse_args()
-    chosen = inputs(args.inputs.split(","), args.scale, args.data_dir)
+    chosen, notes = busy.inputs(args.inputs.split(","), args.scale, args.data_dir)
+    for note in notes:
+        print(note, file=sys.stderr)
     results = busy.measure(chosen, args.tasks.split(","), args.repeats)
     for label, (matrix, factors) in chosen.items():
         print(

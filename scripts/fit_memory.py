@@ -15,13 +15,11 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from harness import memory  # noqa: E402
-
-from fastals.data import kuairec_like  # noqa: E402
+from harness.data import kuairec_input  # noqa: E402
 
 
 def main():
@@ -36,11 +34,7 @@ def main():
         from fastals import AlternatingLeastSquares
     else:
         from implicit.cpu.als import AlternatingLeastSquares
-    s = args.scale
-    matrix = kuairec_like(
-        n_users=int(7176 * s), n_items=int(10728 * s), nnz=int(11_564_987 * s * s), seed=0
-    )
-    matrix = matrix.tocsr().astype(np.float32)
+    matrix = kuairec_input(args.scale)
     params = dict(factors=args.factors, use_cg=args.solver == "cg", random_state=0)
     with threadpool_limits(1, "blas"):
         AlternatingLeastSquares(**params, iterations=1).fit(matrix[:100], show_progress=False)

@@ -2,18 +2,22 @@
 
 Usage: python scripts/half_sweep_times.py [--threads 2] [--factors 50] [--repeats 5]
 
-Runs ``solvers.half_sweep`` on ``kuairec_like(seed=0)`` (confidences 1 or 41) from seeded factors,
-one warm-up, then prints the min and median of ``--repeats`` timings per side.
+Runs ``solvers.half_sweep`` on ``harness.data.kuairec_input()`` (confidences 1 or 41) from
+seeded factors, one warm-up, then prints the min and median of ``--repeats`` timings per side.
 """
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from fastals._threads import thread_scope
-from fastals.data import kuairec_like
-from fastals.solvers import SweepMatrix, half_sweep
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from harness.data import kuairec_input  # noqa: E402
+
+from fastals._threads import thread_scope  # noqa: E402
+from fastals.solvers import SweepMatrix, half_sweep  # noqa: E402
 
 
 def main():
@@ -22,7 +26,7 @@ def main():
     parser.add_argument("--factors", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    matrix = kuairec_like(seed=0).tocsr().astype(np.float32)
+    matrix = kuairec_input()
     users = SweepMatrix(matrix)
     items = users.transpose()
     rng = np.random.default_rng(0)

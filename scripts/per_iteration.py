@@ -20,9 +20,9 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from harness.busy import busy_neighbour  # noqa: E402
+from harness.data import kuairec_input  # noqa: E402
 
 from fastals import AlternatingLeastSquares  # noqa: E402
-from fastals.data import kuairec_like  # noqa: E402
 
 
 def params(args):
@@ -60,10 +60,7 @@ def main():
     )
     parser.add_argument("--busy", action="store_true", help="one busy process alongside")
     args = parser.parse_args()
-    s = args.scale
-    matrix = kuairec_like(
-        n_users=int(7176 * s), n_items=int(10728 * s), nnz=int(11_564_987 * s * s), seed=0
-    )
+    matrix = kuairec_input(args.scale)
     if args.uniform_values:
         matrix.data = np.random.default_rng(0).uniform(0.5, 5.0, matrix.nnz).astype(np.float32)
     from implicit.cpu.als import AlternatingLeastSquares as ImplicitALS

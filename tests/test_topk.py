@@ -233,3 +233,16 @@ def test_pairs_equal_top_k_across_the_first_strip_edges(n, N):
     ref_ids, ref_scores = top_k(Y, Y, N, norms=norms)
     np.testing.assert_array_equal(ids, ref_ids)
     np.testing.assert_array_equal(scores, ref_scores)
+
+
+def test_pairs_equal_top_k_in_strips_bounded_by_memory(monkeypatch):
+    """Many columns make strips shorter (STRIP_BYTES), down to MIN_STRIP rows: same answers."""
+    from fastals._kernels import pairs
+
+    Y = tied_factors(330, 5, np.float32, seed=11)
+    for bytes_, N in ((100 * 330 * 4, 5), (0, 40)):  # 100-row strips; MIN_STRIP-row strips
+        monkeypatch.setattr(pairs, "STRIP_BYTES", bytes_)
+        ids, scores = top_k_pairs(Y, N)
+        ref_ids, ref_scores = top_k(Y, Y, N)
+        np.testing.assert_array_equal(ids, ref_ids)
+        np.testing.assert_array_equal(scores, ref_scores)

@@ -18,14 +18,16 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from .data import DEFAULT_DATA_DIR, LASTFM_FILE, build_matrix, load_lastfm
+from .data import DEFAULT_DATA_DIR, LASTFM_FILE, build_matrix, kuairec_input, load_lastfm
 from .models import LIBRARIES, model_class, random_factors
 
 TASKS = ("fit", "recommend", "similar")
+INPUTS = ("kuairec", "lastfm")
 
 
 @contextmanager
@@ -42,20 +44,27 @@ def busy_neighbour(enabled: bool = True):
         process.wait()
 
 
-def kuairec_input(scale: float = 1.0):
-    """``fastals.data.kuairec_like`` (confidences 1 or 41), both sides scaled by ``scale``."""
-    from fastals.data import kuairec_like
-
-    n_users, n_items, nnz = int(7176 * scale), int(10728 * scale), int(11_564_987 * scale**2)
-    return kuairec_like(n_users=n_users, n_items=n_items, nnz=nnz, seed=0).astype(np.float32)
-
-
 def lastfm_input(data_dir=DEFAULT_DATA_DIR):
     """HetRec Last.fm 2K, values log1p(play count), or None where the data is absent."""
     if not (data_dir / LASTFM_FILE).exists():
         return None
     plays = load_lastfm(data_dir)
     return build_matrix(plays, weight=np.log1p(plays["weight"].to_numpy()))
+
+
+def inputs(names=INPUTS, scale: float = 1.0, data_dir=DEFAULT_DATA_DIR) -> tuple[dict, list]:
+    """({label: (matrix, factors)} of the inputs ``names`` that are present, notes on the rest):
+    "kuairec" (``kuairec_input(scale)``, factors=50), "lastfm" (``lastfm_input``, factors=64)."""
+    out, notes = {}, []
+    if "kuairec" in names:
+        out["KuaiRec shape"] = (kuairec_input(scale), 50)
+    if "lastfm" in names:
+        matrix = lastfm_input(Path(data_dir))
+        if matrix is None:
+            notes.append(f"HetRec Last.fm 2K skipped: not found under {data_dir}")
+        else:
+            out["Last.fm 2K"] = (matrix, 64)
+    return out, notes
 
 
 def tasks(matrix, factors: int) -> dict:

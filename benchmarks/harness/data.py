@@ -14,8 +14,28 @@ from . import REPO_ROOT
 # real datasets: $FASTALS_DATA_DIR, else shared/data beside the checkout (as the tests)
 DEFAULT_DATA_DIR = Path(os.environ.get("FASTALS_DATA_DIR") or REPO_ROOT.parent / "shared" / "data")
 
+KUAIREC_SHAPE = {"n_users": 7176, "n_items": 10728, "nnz": 11_564_987}
 ML100K_FILE = Path("ml-100k") / "u.data"
 LASTFM_FILE = Path("hetrec2011-lastfm-2k") / "user_artists.dat"
+
+
+def kuairec_shape(scale: float) -> dict[str, int]:
+    """KuaiRec's shape times ``scale`` per side, same density (``fastals.data.kuairec_like``'s
+    keyword arguments, less the seed)."""
+    full = KUAIREC_SHAPE
+    n_users = max(2, round(full["n_users"] * scale))
+    n_items = max(2, round(full["n_items"] * scale))
+    density = full["nnz"] / (full["n_users"] * full["n_items"])
+    nnz = min(n_users * n_items, max(n_users, round(density * n_users * n_items)))
+    return {"n_users": n_users, "n_items": n_items, "nnz": nnz}
+
+
+def kuairec_input(scale: float = 1.0, seed: int = 0) -> sp.csr_matrix:
+    """``fastals.data.kuairec_like`` at ``kuairec_shape(scale)``: confidences 1 or 41,
+    canonical float32 CSR."""
+    from fastals.data import kuairec_like
+
+    return canonical(kuairec_like(**kuairec_shape(scale), seed=seed))
 
 
 def load_movielens(data_dir: Path):

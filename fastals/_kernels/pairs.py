@@ -18,10 +18,10 @@ cannot enter.
 Most heap pushes happen early, while heaps hold only a few candidates (a row offered its
 columns in random order takes about k (1 + ln(n / k)) of them). Skipping a candidate below a
 lower bound of the row's final k-th best score never changes the final heap (a candidate
-below it could only ever evict others below it). So the first strip is taller
-(``PAIRS_WARMUP`` rows), and each column's k-th best score among the strip's rows, found by a
-vectorised insertion network, bounds the transposed offers: rows past the strip take about k
-pushes from it instead of k (1 + ln(256 / k)).
+below it could only ever evict others below it). So each column's k-th best score among the
+first strip's rows (up to ``PAIRS_STRIP``), found by a vectorised insertion network, bounds
+the transposed offers: rows past the strip take about k pushes from it instead of
+k (1 + ln(256 / k)).
 """
 
 import numpy as np
@@ -31,10 +31,10 @@ from .select import SCAN_BLOCK, heap_push, heap_sort, pop_lowest
 from .simd import mask_above_fma
 from .topk import _score_block
 
-PAIRS_STRIP = 256  # rows per strip (scores 256 x n): fewer parallel steps, each a barrier
+PAIRS_STRIP = 256  # rows per strip at most: fewer parallel steps (each a barrier)
+MIN_STRIP = 64  # rows per strip at least, however many columns
+STRIP_BYTES = 16 << 20  # a strip's scores (rows x n) take at most this above MIN_STRIP rows
 PAIRS_CHUNK = 512  # columns per parallel task within a strip
-PAIRS_WARMUP = 256  # rows of the first strip, whose transposed offers are bounded
-WARMUP_BYTES = 16 << 20  # the first strip's scores may take up to this
 WARMUP_MAX_K = 32  # the network makes k passes per strip row: only for small k
 SLACK = np.float32(2.0**-20)  # relative margin of the threshold (a product rounds by 2^-24)
 TINY = np.float32(np.finfo(np.float32).tiny)  # absolute margin: products in subnormal range

@@ -23,13 +23,7 @@ def busy_comparison(args, out: Path, command: str) -> dict:
         "generated": machine.now_utc(),
         "load_start": load_average(),
     }
-    inputs = {"KuaiRec shape": (busy.kuairec_input(args.scale), 50)}
-    lastfm = busy.lastfm_input(Path(args.data_dir))
-    notes = []
-    if lastfm is None:
-        notes.append(f"HetRec Last.fm 2K skipped: not found under {args.data_dir}")
-    else:
-        inputs["Last.fm 2K"] = (lastfm, 64)
+    inputs, notes = busy.inputs(busy.INPUTS, args.scale, args.data_dir)
     log(f"busy: {', '.join(inputs)}, {args.busy_repeats} timed runs per figure ...")
     measured = busy.measure(inputs, busy.TASKS, args.busy_repeats)
     results["load_end"] = load_average()

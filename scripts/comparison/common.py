@@ -16,7 +16,6 @@ BUSY_BLOCK = "compare_implicit:busy"
 SOLVERS = ("cg", "cholesky")
 KUAIREC = "kuairec_like"
 DATASETS = (KUAIREC, "ml100k", "lastfm")
-KUAIREC_SHAPE = {"n_users": 7176, "n_items": 10728, "nnz": 11_564_987}
 REGULARIZATION = 0.1
 SEED = 0
 TOPN = 10

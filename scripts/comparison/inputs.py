@@ -8,28 +8,15 @@ import numpy as np
 import scipy.sparse as sp
 from harness import data
 
-from .common import KUAIREC, KUAIREC_SHAPE, SEED
-
-
-def kuairec_shape(scale: float) -> dict[str, int]:
-    """KuaiRec's shape times ``scale`` per side, same density (as benchmarks/conftest.py)."""
-    full = KUAIREC_SHAPE
-    n_users = max(2, round(full["n_users"] * scale))
-    n_items = max(2, round(full["n_items"] * scale))
-    density = full["nnz"] / (full["n_users"] * full["n_items"])
-    nnz = min(n_users * n_items, max(n_users, round(density * n_users * n_items)))
-    return {"n_users": n_users, "n_items": n_items, "nnz": nnz}
+from .common import KUAIREC, SEED
 
 
 def prepare(name: str, args) -> tuple[sp.csr_matrix | None, str]:
     """(confidence matrix, description) of dataset ``name``; (None, why) when absent."""
     data_dir = Path(args.data_dir)
     if name == KUAIREC:
-        from fastals.data import kuairec_like
-
-        shape = kuairec_shape(args.scale)
         return (
-            data.canonical(kuairec_like(**shape, seed=SEED)),
+            data.kuairec_input(args.scale, seed=SEED),
             f"`fastals.data.kuairec_like` at scale {args.scale:g} per side "
             "(confidences 1 or 41, as generated)",
         )

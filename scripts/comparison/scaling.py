@@ -14,13 +14,13 @@ from pathlib import Path
 import plots
 import scipy.sparse as sp
 from harness import REPO_ROOT, machine, memory
+from harness.data import KUAIREC_SHAPE, kuairec_shape
 from harness.models import LIBRARIES
 from harness.report import fmt_bytes, fmt_seconds, md_table, write_block
 
 from .child import run_child
 from .common import (
     BYTES_PER_NNZ,
-    KUAIREC_SHAPE,
     SCALING_BLOCK,
     SEED,
     config,
@@ -29,7 +29,6 @@ from .common import (
     log,
     write_json,
 )
-from .inputs import kuairec_shape
 from .report import code, figure_lines, load_line
 
 
