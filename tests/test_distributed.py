@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import fastals
 import fastals.distributed as fd
@@ -357,3 +359,75 @@ def test_bytes_per_iteration_formula():
     assert fd.bytes_per_iteration(100, 200, 10, 2, warm=False, itemsize=8) == 8 * (
         10 * 300 * 3 + 100 * 4
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    costs=st.lists(st.integers(1, 50), min_size=1, max_size=60),
+    width=st.integers(1, 4),
+    blocks=st.integers(1, 8),
+)
+def test_balanced_bounds(costs, width, blocks):
+    """Cuts at bucket edges, at least one row per block; where no bucket costs more than a
+    block's share, no block costs more than its share plus one bucket."""
+    from fastals.distributed._source import balanced_bounds
+
+    edges = np.arange(len(costs) + 1) * width
+    assume(edges[-1] >= blocks)
+    bounds = balanced_bounds(edges, np.array(costs), blocks)
+    assert bounds[0] == 0 and bounds[-1] == edges[-1] and len(bounds) == blocks + 1
+    assert np.all(np.diff(bounds) >= 1)
+    total = sum(costs)
+    if max(costs) * blocks <= total:
+        assert set(bounds.tolist()) <= set(edges.tolist())
+        per_row = np.repeat(np.array(costs, float) / width, width)
+        spent = np.add.reduceat(per_row, bounds[:-1])
+        assert spent.max() <= total / blocks + max(costs) + 1e-9
+
+
+def _skewed(n_users=400, n_items=300, seed=0):
+    """Users 0..39 and items 0..29 hold most entries: equal id ranges would be unbalanced."""
+    rng = np.random.default_rng(seed)
+    light = sp.random(n_users, n_items, density=0.02, random_state=rng)
+    heavy_users = sp.random(40, n_items, density=0.6, random_state=rng)
+    heavy_items = sp.random(n_users, 30, density=0.8, random_state=rng)
+    C = (
+        light
+        + sp.vstack([heavy_users, sp.csr_matrix((n_users - 40, n_items))])
+        + sp.hstack([heavy_items, sp.csr_matrix((n_users, n_items - 30))])
+    ).tocsr()
+    C.data[:] = 1 + np.round(3 * C.data)
+    return C
+
+
+@pytest.mark.parametrize("kind", ["matrix", "dataframe"])
+def test_blocks_balanced_by_entries(client, kind):
+    from fastals.distributed._source import Source, build_blocks
+
+    C = _skewed()
+    if kind == "matrix":
+        source = Source(C, "user", "item", None, None, chunks=3)
+    else:
+        coo = C.tocoo()
+        frame = pd.DataFrame({"user": coo.row, "item": coo.col, "weight": coo.data})
+        source = Source(dd.from_pandas(frame, npartitions=3), "user", "item", "weight", C.shape)
+    blocks = build_blocks(client, source, (4, 3), row_cost=2)
+    for side, M in (("user", C), ("item", C.T.tocsr())):
+        bounds = blocks[side].bounds
+        cost = np.diff(M.indptr) + 2
+        spent = np.add.reduceat(cost, bounds[:-1])
+        assert spent.max() <= cost.sum() / (len(bounds) - 1) + cost.max()
+        equal = np.add.reduceat(cost, fd._source.block_bounds(M.shape[0], len(bounds) - 1)[:-1])
+        assert spent.max() < 0.7 * equal.max()  # equal id ranges: one block does most
+        built = client.gather(blocks[side].futures)
+        assert [b.nnz for b in built] == np.add.reduceat(np.diff(M.indptr), bounds[:-1]).tolist()
+
+
+def test_skewed_input_same_factors(client):
+    C = _skewed()
+    params = dict(factors=8, iterations=2, random_state=0)
+    reference = fastals.AlternatingLeastSquares(**params)
+    reference.fit(C, show_progress=False)
+    model = fd.fit(fastals.AlternatingLeastSquares(**params), C, client=client, blocks=3,
+                   show_progress=False)  # fmt: skip
+    _assert_same(model, reference)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from fastals.data import checkerboard, kuairec_like, planted_low_rank
+from fastals.data import checkerboard, kuairec_like, planted_low_rank, power_law
 from fastals.data.planted import inclusion_scale, popularity_weights
 
 SMALL = {"n_users": 700, "n_items": 1000, "nnz": 100_000}
@@ -189,3 +189,63 @@ def test_inclusion_scale_meets_the_targets():
     c = inclusion_scale(targets, weights)
     expected = np.minimum(1.0, c[:, None] * weights[None, :]).sum(axis=1)
     np.testing.assert_allclose(expected, targets, rtol=1e-12)
+
+
+# ---------------------------------------------------------------- power_law
+
+
+@pytest.fixture(scope="module")
+def small_power_law():
+    return power_law(2000, 3000, 60_000, seed=3)
+
+
+def test_power_law_canonical_counts(small_power_law):
+    m = small_power_law
+    assert_canonical(m, (2000, 3000))
+    assert np.all(m.data == np.round(m.data)) and m.data.min() == 1
+    assert 0.45 < np.mean(m.data == 1) < 0.55  # Geometric(1/2) counts
+    assert 0.2 < np.mean(m.data == 2) < 0.3
+
+
+def test_power_law_reaches_nnz_and_every_row(small_power_law):
+    m = small_power_law
+    assert abs(m.nnz - 60_000) < 0.01 * 60_000
+    lengths = np.diff(m.indptr)
+    assert lengths.min() >= 1
+    assert lengths.max() > 4 * np.median(lengths)  # the Pareto tail
+
+
+def test_power_law_items_skewed(small_power_law):
+    counts = np.sort(np.bincount(small_power_law.indices, minlength=3000))[::-1]
+    assert counts[0] > 20 * np.median(counts)
+    flat = power_law(2000, 3000, 60_000, popularity_exponent=0.0, seed=3)
+    flat_counts = np.bincount(flat.indices, minlength=3000)
+    assert flat_counts.max() < 2 * np.median(flat_counts)
+
+
+def test_power_law_seeds(small_power_law):
+    assert_same(small_power_law, power_law(2000, 3000, 60_000, seed=3))
+    assert (small_power_law != power_law(2000, 3000, 60_000, seed=4)).nnz > 0
+
+
+def test_power_law_dense_rows_and_chunks(monkeypatch):
+    import fastals.data.synthetic as synthetic
+
+    monkeypatch.setattr(synthetic, "_ENTRIES_PER_CHUNK", 1000)  # many chunks of rows
+    m = power_law(300, 50, 12_000, seed=1)  # 80% dense: repeats redrawn
+    assert_canonical(m, (300, 50))
+    assert m.nnz > 0.97 * 12_000
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"n_users": 0, "n_items": 5, "nnz": 1},
+        {"n_users": 10, "n_items": 5, "nnz": 9},
+        {"n_users": 10, "n_items": 5, "nnz": 51},
+        {"n_users": 10, "n_items": 5, "nnz": 20, "popularity_exponent": -1},
+    ],
+)
+def test_power_law_rejects_bad_arguments(kwargs):
+    with pytest.raises(ValueError):
+        power_law(**kwargs)

@@ -11,7 +11,7 @@ from fastals.data.interactions import (
     build_matrix_from_arrays,
 )
 from fastals.data.loaders import load_lastfm, load_movielens
-from fastals.data.synthetic import checkerboard, kuairec_like, planted_low_rank
+from fastals.data.synthetic import checkerboard, kuairec_like, planted_low_rank, power_law
 from fastals.data.weighting import (
     bm25_weight,
     count_confidence,
@@ -36,6 +36,7 @@ __all__ = [
     "load_movielens",
     "log_confidence",
     "planted_low_rank",
+    "power_law",
     "seed_confidence",
     "tfidf_weight",
 ]

@@ -47,7 +47,9 @@ def fit(
     shape : (n_users, n_items)
         Required for a dataframe or Parquet input; a matrix's own shape otherwise.
     blocks : int, (user_blocks, item_blocks) or None
-        Row blocks per side; None: one per worker thread. Results do not depend on it.
+        Row blocks per side; None: one per worker thread. Each block is a range of ids of
+        near-equal work (a row weighing its entries plus ``factors``), so skewed ids do not
+        leave one worker with most of the work. Results do not depend on it.
     show_progress, callback
         As in ``model.fit``: a progress bar on the driver, ``callback(iteration,
         elapsed_seconds, loss_or_None)`` after each iteration (False stops).
@@ -59,7 +61,7 @@ def fit(
     n_users, n_items = source.shape
     model._check_refit_shape(n_users, n_items)
     n_blocks = (min(n_user_blocks, n_users), min(n_item_blocks, n_items))
-    raw = build_blocks(client, source, n_blocks)
+    raw = build_blocks(client, source, n_blocks, row_cost=model.factors)
     sides = plan.prepare(client, raw)  # the first read: bad values raise here
     del raw
     model._init_factors(n_users, n_items)

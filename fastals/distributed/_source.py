@@ -22,6 +22,8 @@ import scipy.sparse as sp
 
 from .._validation import INT32_MAX, to_csr
 
+BUCKETS_PER_BLOCK = 1024  # a dataframe's ids are counted in this many buckets per block
+
 
 @dataclass(frozen=True)
 class Columns:
@@ -34,7 +36,8 @@ class Source:
     """``interactions`` as partitions: a dask.dataframe, a Parquet path or glob, or a CSR.
 
     ``partitions`` is a list of Delayed (dataframe input: pandas DataFrames; CSR input:
-    ``(first_row, indptr, indices, data)`` row chunks); ``shape`` is (n_users, n_items).
+    ``(first_row, indptr, indices, data)`` row chunks); ``shape`` is (n_users, n_items);
+    ``row_counts`` (entries per user, per item) for a matrix, None for a dataframe.
     """
 
     def __init__(self, interactions, user_col, item_col, weight_col, shape, chunks=1):
@@ -50,7 +53,8 @@ class Source:
                     f"shape={tuple(shape)} does not match the interactions matrix's shape "
                     f"{csr.shape}"
                 )
-            self.shape = csr.shape
+            self.shape = shape = csr.shape
+            self.row_counts = (np.diff(csr.indptr), np.bincount(csr.indices, minlength=shape[1]))
             self.partitions = [
                 dask.delayed(_csr_chunk, pure=True)(r0, *_row_chunk(csr, r0, r1))
                 for r0, r1 in _bounds_pairs(self.shape[0], chunks)
@@ -67,6 +71,7 @@ class Source:
                 f"sparse matrix (users x items), got {type(interactions).__name__}"
             )
         self.shape = _check_shape(shape)
+        self.row_counts = None  # counted on the workers when blocks are balanced
         _check_frame_columns(interactions, self.columns)
         wanted = [c for c in (user_col, item_col, weight_col) if c is not None]
         self.partitions = list(interactions[wanted].to_delayed())
@@ -121,6 +126,36 @@ def _csr_chunk(r0, indptr, indices, data):
 def block_bounds(n, blocks):
     """Row bounds (blocks + 1,) int64 of ``blocks`` near-equal ranges of 0..n-1."""
     return (np.arange(blocks + 1, dtype=np.int64) * n) // blocks
+
+
+def balanced_bounds(edges, costs, blocks):
+    """Row bounds (blocks + 1,) int64 cutting 0..n-1 (n = ``edges[-1]``) into ``blocks``
+    ranges of near-equal cost, at bucket edges: bucket j holds rows edges[j]..edges[j+1]-1
+    and costs ``costs[j]``. Every range keeps at least one row (needs n >= blocks)."""
+    n = int(edges[-1])
+    cumulative = np.concatenate([[0.0], np.cumsum(costs, dtype=np.float64)])
+    targets = cumulative[-1] * np.arange(1, blocks) / blocks
+    inner = np.asarray(edges, np.int64)[np.searchsorted(cumulative, targets)]
+    bounds = np.concatenate([[0], inner, [n]]).astype(np.int64)
+    rank = np.arange(blocks + 1, dtype=np.int64)  # bounds - rank non-decreasing, <= n - blocks:
+    spare = np.minimum(np.maximum.accumulate(bounds - rank), n - blocks)  # a row per block
+    return spare + rank
+
+
+def bucket_edges(n, blocks):
+    """Edges of the id buckets a dataframe's rows are counted in to balance ``blocks``
+    blocks: one bucket per id up to BUCKETS_PER_BLOCK per block, equal ranges beyond."""
+    return block_bounds(n, max(1, min(n, BUCKETS_PER_BLOCK * blocks)))
+
+
+def row_histogram(part, columns, shape, edges):
+    """Entries per id bucket of one partition: (user buckets, item buckets) int64 counts."""
+    users, items, _ = triplets(part, columns, shape)
+    return tuple(
+        np.bincount(np.searchsorted(e, ids, side="right") - 1, minlength=len(e) - 1)
+        if e is not None else None
+        for ids, e in ((users, edges["user"]), (items, edges["item"]))
+    )  # fmt: skip
 
 
 def _bounds_pairs(n, blocks):
@@ -220,20 +255,25 @@ class Blocks:
         return zip(self.bounds[:-1].tolist(), self.bounds[1:].tolist(), strict=True)
 
 
-def build_blocks(client, source, n_blocks, sides=("user", "item")):
+def build_blocks(client, source, n_blocks, sides=("user", "item"), row_cost=None):
     """Raw CSR blocks (futures) per side, spread over the workers round-robin.
 
-    ``n_blocks`` is (user blocks, item blocks). Placement is a preference
-    (``allow_other_workers``): a lost worker's blocks are rebuilt wherever there is room.
+    ``n_blocks`` is (user blocks, item blocks). ``row_cost`` None: blocks of equal id
+    ranges; a number: ranges of near-equal work, a row costing its entries plus
+    ``row_cost`` (counted in a first pass over the partitions: exact per row for a matrix,
+    per id bucket for a dataframe). Placement is a preference (``allow_other_workers``): a
+    lost worker's blocks are rebuilt wherever there is room.
     """
     n_users, n_items = source.shape
-    bounds = {
-        "user": block_bounds(n_users, n_blocks[0]) if "user" in sides else None,
-        "item": block_bounds(n_items, n_blocks[1]) if "item" in sides else None,
-    }
+    counts = {"user": (n_users, n_blocks[0]), "item": (n_items, n_blocks[1])}
     with warnings.catch_warnings():  # a matrix's chunks are meant to be in the graph
         warnings.filterwarnings("ignore", message="Sending large graph")
         parts = client.compute(source.partitions)
+    if row_cost is None:
+        bounds = {side: block_bounds(*counts[side]) if side in sides else None
+                  for side in counts}  # fmt: skip
+    else:
+        bounds = _balanced(client, source, parts, counts, sides, row_cost)
     splits = client.map(
         split, parts, columns=source.columns, shape=source.shape, user_bounds=bounds["user"],
         item_bounds=bounds["item"], pure=False,
@@ -262,3 +302,31 @@ def build_blocks(client, source, n_blocks, sides=("user", "item")):
             turn += 1
         out[side] = Blocks(bounds[side], futures)
     return out
+
+
+def _balanced(client, source, parts, counts, sides, row_cost):
+    """Each side's bounds balanced by entries + ``row_cost`` per row (``build_blocks``)."""
+    edges = {side: bucket_edges(*counts[side]) if side in sides else None for side in counts}
+    if source.row_counts is not None:  # a matrix: exact counts, one bucket per row
+        edges = {side: None if e is None else np.arange(counts[side][0] + 1)
+                 for side, e in edges.items()}  # fmt: skip
+        entries = dict(zip(("user", "item"), source.row_counts, strict=True))
+    else:
+        histograms = client.gather(
+            client.map(
+                row_histogram,
+                parts,
+                columns=source.columns,
+                shape=source.shape,
+                edges=edges,
+                pure=False,
+            )  # fmt: skip
+        )
+        entries = {side: sum(h[j] for h in histograms) if edges[side] is not None else None
+                   for j, side in enumerate(("user", "item"))}  # fmt: skip
+    return {
+        side: None if edges[side] is None
+        else balanced_bounds(edges[side], entries[side] + row_cost * np.diff(edges[side]),
+                             counts[side][1])
+        for side in counts
+    }  # fmt: skip
