@@ -165,6 +165,8 @@ def test_compare_implicit_quick_run(tmp_path):
         == 0
     )
     assert script.main([*common, "--scaling", "--sizes", "2000,4000", "--no-compile-time"]) == 0
+    power = ["--scaling", "--sizes", "50000", "--no-compile-time", "--scaling-input", "power-law"]
+    assert script.main([*common, *power, "--scaling-solvers", "cg"]) == 0
 
     text = (out / "RESULTS.md").read_text()
     assert text.startswith(HAND_WRITTEN)
@@ -180,6 +182,10 @@ def test_compare_implicit_quick_run(tmp_path):
     scaling = report.read_block(out / "RESULTS.md", "compare_implicit:scaling")
     assert assert_well_formed(scaling) == 1
     assert len(tables(scaling)[0]) == 2 + 2 * 2  # 2 sizes x 2 solvers
+    power_law = report.read_block(out / "RESULTS.md", "compare_implicit:scaling-power-law")
+    assert "fastals.data.power_law" in power_law and "--scaling-input power-law" in power_law
+    (header, _, row), *_ = tables(power_law)
+    assert row[header.index("users x items")] == "500 x 200" and row[header.index("solver")] == "cg"
 
     results = json.loads((out / "plots" / "compare_implicit.json").read_text())
     runs = results["datasets"]["kuairec_like"]["runs"]
@@ -200,6 +206,7 @@ def test_compare_implicit_quick_run(tmp_path):
         "seconds_vs_factors",
         "speed_vs_threads",
         "scaling_nnz",
+        "scaling_nnz_power_law",
     ):
         assert_png(out / "plots" / f"{name}.png")
         assert f"(plots/{name}.png)" in text

@@ -13,7 +13,15 @@ from harness.models import LIBRARIES
 
 from .busy import busy_comparison, busy_results
 from .child import child_main
-from .common import DATASETS, SOLVERS, config_key, harness_threads, load_average, log
+from .common import (
+    DATASETS,
+    SCALING_INPUTS,
+    SOLVERS,
+    config_key,
+    harness_threads,
+    load_average,
+    log,
+)
 from .fits import main_comparison
 from .scaling import scaling
 
@@ -77,6 +85,14 @@ def parse_args(argv=None, description: str | None = None) -> argparse.Namespace:
         help="stored entries for --scaling (1e6,2e6,5e6,10e6,20e6,50e6; quick small)",
     )
     p.add_argument("--scaling-solvers", type=lambda s: s.split(","), default=list(SOLVERS))
+    p.add_argument(
+        "--scaling-input",
+        choices=SCALING_INPUTS,
+        default=SCALING_INPUTS[0],
+        help="with --scaling: kuairec (kuairec_like at KuaiRec's density) or power-law "
+        "(fastals.data.power_law, 100 entries per user, 10 users per item: sizes of "
+        "hundreds of millions); each writes a block of its own (kuairec)",
+    )
     p.add_argument(
         "--busy",
         action="store_true",

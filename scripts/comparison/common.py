@@ -11,7 +11,9 @@ from harness import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "scripts" / "compare_implicit.py"
 MAIN_BLOCK = "compare_implicit"
-SCALING_BLOCK = "compare_implicit:scaling"
+SCALING_BLOCK = "compare_implicit:scaling"  # kuairec; "...:scaling-power-law" for power-law
+SCALING_INPUTS = ("kuairec", "power-law")
+POWER_LAW_PER_USER = 100  # power-law scaling input: entries per user; users per item 10
 BUSY_BLOCK = "compare_implicit:busy"
 SOLVERS = ("cg", "cholesky")
 KUAIREC = "kuairec_like"

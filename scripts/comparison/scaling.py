@@ -21,6 +21,7 @@ from harness.report import fmt_bytes, fmt_seconds, md_table, write_block
 from .child import run_child
 from .common import (
     BYTES_PER_NNZ,
+    POWER_LAW_PER_USER,
     SCALING_BLOCK,
     SEED,
     config,
@@ -48,7 +49,7 @@ def scaling(args, out: Path, command: str) -> dict:
         configs = []
         for nnz in args.sizes:
             path = workdir / f"scaling-{nnz}.npz"
-            point = generate_point(nnz, path, results["notes"])
+            point = generate_point(nnz, path, results["notes"], args.scaling_input)
             if point is None:
                 continue
             results["points"].append(point)
@@ -74,9 +75,11 @@ def scaling(args, out: Path, command: str) -> dict:
     return results
 
 
-def generate_point(nnz: int, path: Path, notes: list[str]) -> dict | None:
-    """A ``kuairec_like`` matrix of about ``nnz`` entries saved to ``path``; None (and a note)
-    where a fit of that size would not fit in the memory available."""
+def generate_point(nnz: int, path: Path, notes: list[str], family: str) -> dict | None:
+    """A matrix of about ``nnz`` entries saved to ``path`` (``family`` "kuairec":
+    ``kuairec_like`` at KuaiRec's density; "power-law": ``power_law``, POWER_LAW_PER_USER
+    entries per user, ten users per item); None (and a note) where a fit of that size
+    would not fit in the memory available."""
     need = nnz * BYTES_PER_NNZ
     avail = memory.mem_available()
     if avail is not None and need > 0.8 * avail:
@@ -87,13 +90,17 @@ def generate_point(nnz: int, path: Path, notes: list[str]) -> dict | None:
         )
         log(notes[-1])
         return None
-    from fastals.data import kuairec_like
+    from fastals.data import kuairec_like, power_law
 
-    scale = math.sqrt(nnz / KUAIREC_SHAPE["nnz"])
-    shape = kuairec_shape(scale)
-    shape["nnz"] = min(int(nnz), shape["n_users"] * shape["n_items"])
     t0 = time.perf_counter()
-    matrix = kuairec_like(**shape, seed=SEED)
+    if family == "power-law":
+        n_users = max(1, int(nnz) // POWER_LAW_PER_USER)
+        n_items = max(n_users // 10, 2 * POWER_LAW_PER_USER)  # room for the rows' tails
+        matrix = power_law(n_users, n_items, int(nnz), seed=SEED)
+    else:
+        shape = kuairec_shape(math.sqrt(nnz / KUAIREC_SHAPE["nnz"]))
+        shape["nnz"] = min(int(nnz), shape["n_users"] * shape["n_items"])
+        matrix = kuairec_like(**shape, seed=SEED)
     sp.save_npz(path, matrix, compressed=False)
     log(f"scaling: generated {matrix.nnz:,} entries in {time.perf_counter() - t0:.1f} s")
     return {
@@ -122,13 +129,12 @@ def compile_time() -> dict:
 def write_scaling(results, args, out: Path, plots_dir: Path, command: str) -> None:
     """Write the scaling block of ``out``/RESULTS.md and the raw results as JSON."""
     md = [
-        "## Scaling with stored entries, and start-up cost (generated)",
+        HEADINGS[args.scaling_input],
         "",
         f"Generated {results['generated']} by {code(command)}; rewritten by that command.",
         "",
         load_line(results),
-        f"`fastals.data.kuairec_like` at KuaiRec's density, both sides scaled by sqrt(nnz / "
-        f"11.56M); factors={args.factors}, float32, all cores; median of "
+        INPUT_LINES[args.scaling_input] + f" factors={args.factors}, float32, all cores; median of "
         f"{args.sweep_iterations} callback timings per fit. Each library runs all sizes "
         "(smallest first) in a process of its own, the peak RSS reset before each fit.",
         "",
@@ -137,18 +143,32 @@ def write_scaling(results, args, out: Path, plots_dir: Path, command: str) -> No
     md.append(table)
     md += [f"- {n}" for n in results["notes"]] + ([""] if results["notes"] else [])
     figures = []
+    tag = "" if args.scaling_input == "kuairec" else "_" + args.scaling_input.replace("-", "_")
     if not plots.HAVE_MATPLOTLIB:
         figures.append(("figures", "not drawn: matplotlib is not installed"))
     elif plot_rows:
-        title = f"seconds per iteration vs stored entries (factors={args.factors})"
-        figures.append(
-            (title, plots.seconds_vs_nnz(plot_rows, plots_dir / "scaling_nnz.png", title))
-        )
+        title = f"seconds per iteration vs stored entries (factors={args.factors}{tag})"
+        png = plots_dir / f"scaling_nnz{tag}.png"
+        figures.append((title, plots.seconds_vs_nnz(plot_rows, png, title)))
     md += figure_lines(figures, out, command)
     if "compile_time" in results:
         md += compile_time_lines(results["compile_time"])
-    write_json(plots_dir / "scaling.json", results)
-    write_block(out / "RESULTS.md", SCALING_BLOCK, "\n".join(md))
+    write_json(plots_dir / f"scaling{tag}.json", results)
+    block = SCALING_BLOCK + ("" if not tag else "-" + args.scaling_input)
+    write_block(out / "RESULTS.md", block, "\n".join(md))
+
+
+HEADINGS = {
+    "kuairec": "## Scaling with stored entries, and start-up cost (generated)",
+    "power-law": "## Hundreds of millions of entries on one machine (generated)",
+}
+INPUT_LINES = {
+    "kuairec": "`fastals.data.kuairec_like` at KuaiRec's density, both sides scaled by "
+    "sqrt(nnz / 11.56M);",
+    "power-law": f"`fastals.data.power_law`: {POWER_LAW_PER_USER} entries per user on average "
+    "(a Pareto tail), ten users per item (at least 200 items), item popularity rank^-0.8, counts as values "
+    "(half of them 1);",
+}
 
 
 def scaling_rows(results, args) -> tuple[str, list[dict]]:
