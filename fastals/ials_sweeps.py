@@ -16,6 +16,7 @@ from ._threads import parallel_for
 from .solvers import gram
 
 SOLVERS = ("cholesky", "cg", "ials++", "cd")
+CACHED_SOLVERS = ("ials++", "cd")  # keep a cache of the predictions on the stored pairs
 BLOCK_ORDERS = ("sides", "interleaved")
 ROW_GRAIN = 16
 
@@ -115,30 +116,38 @@ def epoch(model, users, items, X, Y, c):
         exact_sweep(users, X, Y, gram_matrix(Y, c), solver, model.cg_steps)
         exact_sweep(items, Y, X, gram_matrix(X), solver, model.cg_steps)
         return
-    pred = np.empty(len(users.slots), X.dtype)  # fresh each epoch: no drift across epochs
-    parallel_for(predictions, users.n_rows, users.rows, users.slots, X, Y, pred, grain=64)
-    GY, GX = gram_matrix(Y, c), gram_matrix(X)
-    if solver == "cd":
-        parallel_for(cd_sweep, users.n_rows, users.rows, users.slots, X, Y,
-                     (GY, users.scale, users.reg), pred, grain=ROW_GRAIN)  # fmt: skip
-        GX = gram_matrix(X)
-        parallel_for(cd_sweep, items.n_rows, items.rows, items.slots, Y, X,
-                     (GX, items.scale, items.reg), pred, grain=ROW_GRAIN)  # fmt: skip
+    pred = fresh_predictions(users, X, Y)  # fresh each epoch: no drift across epochs
+    GY = gram_matrix(Y, c)
+    if solver == "cd" or model.block_order == "sides":  # all users, then all items (irspack)
+        cached_sweep(users, X, Y, GY, solver, model.block_size, pred)
+        cached_sweep(items, Y, X, gram_matrix(X), solver, model.block_size, pred)
         return
-    k = X.shape[1]
-    blocks = [(b0, min(k, b0 + model.block_size)) for b0 in range(0, k, model.block_size)]
-    if model.block_order == "sides":  # all users' blocks, then all items' (as irspack)
-        for b0, b1 in blocks:
-            _block(users, X, Y, GY, b0, b1, pred)
-        GX = gram_matrix(X)
-        for b0, b1 in blocks:
-            _block(items, Y, X, GX, b0, b1, pred)
-        return
-    for b0, b1 in blocks:  # "interleaved": each block, users then items (google-research)
+    k, GX = X.shape[1], gram_matrix(X)
+    for b0 in range(0, k, model.block_size):  # "interleaved": each block, users then items
+        b1 = min(k, b0 + model.block_size)  # (google-research)
         _block(users, X, Y, GY, b0, b1, pred)
         _update_gram_block(GX, X, None, b0, b1)
         _block(items, Y, X, GX, b0, b1, pred)
         _update_gram_block(GY, Y, c, b0, b1)
+
+
+def fresh_predictions(side, X, Y):
+    """The prediction cache x_u.y_i of ``side``'s stored pairs (at their slots)."""
+    pred = np.empty(len(side.slots), X.dtype)
+    parallel_for(predictions, side.n_rows, side.rows, side.slots, X, Y, pred, grain=64)
+    return pred
+
+
+def cached_sweep(side, X, Y, G, solver, block_size, pred):
+    """One side's pass of "ials++" (its blocks of ``block_size`` dimensions in turn) or "cd"
+    against fixed ``Y`` (G: its Gram), reading and updating the cache ``pred``; in place."""
+    if solver == "cd":
+        parallel_for(cd_sweep, side.n_rows, side.rows, side.slots, X, Y,
+                     (G, side.scale, side.reg), pred, grain=ROW_GRAIN)  # fmt: skip
+        return
+    k = X.shape[1]
+    for b0 in range(0, k, block_size):
+        _block(side, X, Y, G, b0, min(k, b0 + block_size), pred)
 
 
 def _block(side, X, Y, G, b0, b1, pred):

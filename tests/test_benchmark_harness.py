@@ -249,3 +249,27 @@ def test_compare_implicit_busy_mode_writes_its_block(tmp_path):
             assert all(float(x) > 0 for x in cell.split(" / "))
     results = json.loads((out / "plots" / "busy.json").read_text())
     assert len(results["rows"]) == 3 * 2 * 2  # tasks x libraries x (idle, busy)
+
+
+def test_distributed_bench_writes_its_block(tmp_path):
+    """``scripts/distributed_bench.py`` on a tiny power-law input read from Parquet: one row
+    per run, the distributed factors equal to one machine's. Timings are not asserted."""
+    import subprocess
+
+    pytest.importorskip("distributed")
+    pytest.importorskip("pyarrow")
+    out = tmp_path / "bench"
+    args = ["--input", "power-law", "--nnz", "60000", "--workers", "1", "2", "--threads", "1",
+            "--iterations", "2", "--no-implicit", "--factors", "8", "--out", str(out)]  # fmt: skip
+    subprocess.run([sys.executable, str(REPO / "scripts" / "distributed_bench.py"), *args],
+                   check=True, capture_output=True, timeout=300)  # fmt: skip
+    block = report.read_block(out / "RESULTS.md", "distributed_bench:power-law-0.06M")
+    assert "power_law(600, 200, 60000)" in block and "Parquet" in block
+    (header, _, *rows), *_ = tables(block)
+    assert [r[0] for r in rows] == [
+        "fastals, 1 process, 1 thread(s)",
+        "fastals.distributed, 1 worker(s) x 1 thread",
+        "fastals.distributed, 2 worker(s) x 1 thread",
+    ]
+    assert [r[header.index("same factors")] for r in rows[1:]] == ["yes (bit for bit)"] * 2
+    assert json.loads((out / "plots" / "distributed_power-law-0.06M.json").read_text())["rows"]

@@ -36,9 +36,10 @@ def fit(
 
     Parameters
     ----------
-    model : AlternatingLeastSquares or iALS (solver "cholesky" or "cg")
+    model : AlternatingLeastSquares or iALS (any solver; "ials++" with block_order "sides")
         Trained in place, exactly as ``model.fit`` would be (the same seed gives the same
-        factors, bit for bit, for any number of blocks and workers); returned.
+        factors, bit for bit, for any number of blocks and workers; iALS's "ials++" and
+        "cd" up to rounding: each block recomputes its prediction cache); returned.
     interactions : dask.dataframe.DataFrame, str / path / list of paths, or scipy sparse
         A dataframe (or Parquet files: a path, folder or glob) with one row per interaction
         (``user_col``, ``item_col`` integer ids in [0, n), ``weight_col`` the stored value;
@@ -179,7 +180,7 @@ def bytes_per_iteration(n_users, n_items, factors, workers, blocks=None, itemsiz
     Each half-sweep sends the fixed factors to every worker (workers x n x k: the driver
     sends one copy, the workers copy it among themselves), ships the
     Gram with each block's task (blocks x k^2), sends the solved side's rows down as the warm
-    start (CG only: ``warm``) and gets them back (n x k), all in the factor dtype:
+    start (all but Cholesky: ``warm``) and gets them back (n x k), all in the factor dtype:
 
         itemsize * [k (n_users + n_items) (workers + 1 + warm) + k^2 (user + item blocks)]
 

@@ -29,8 +29,6 @@ from ..als import AlternatingLeastSquares
 from ..factorization import warn_if_over_parameterised
 from ..ials import iALS
 
-DISTRIBUTED_IALS_SOLVERS = ("cholesky", "cg")
-
 
 @dataclass
 class Block:
@@ -200,21 +198,24 @@ def w_als_solve(block, X_block, Y, G, run, low_rank, with_loss, num_threads):
 
 
 class IalsPlan:
-    """Rendle et al.'s objective (``iALS``) with the solvers that exchange only factors and
-    the Gram ("cholesky", "cg"); "ials++" and "cd" keep a cache over every stored pair."""
+    """Rendle et al.'s objective (``iALS``), every solver. "ials++" and "cd" keep a cache of
+    the predictions on the stored pairs; one machine updates it through the users' pass and
+    reads it in the items' pass, a block recomputes it for its own pairs at the start of
+    each half-sweep (the same values up to rounding), so only factors and the Gram move.
+    "ials++" needs ``block_order="sides"``: interleaved blocks would exchange the cache."""
 
     wants_loss_in_item_sweep = False
 
     def __init__(self, model):
         model._check_hyperparameters()
-        if model.solver not in DISTRIBUTED_IALS_SOLVERS:
+        if model.solver == "ials++" and model.block_order != "sides":
             raise ValueError(
-                f"fastals.distributed.fit supports iALS with solver 'cholesky' or 'cg', got "
-                f"{model.solver!r} ('ials++' and 'cd' keep a cache of predictions over every "
-                "stored pair, which does not split by blocks)"
+                "fastals.distributed.fit runs iALS's 'ials++' with block_order='sides' (all "
+                "users' blocks, then all items'); block_order='interleaved' alternates sides "
+                "block by block and would move the prediction cache of every stored pair"
             )
         self.model = model
-        self.warm = model.solver == "cg"
+        self.warm = model.solver != "cholesky"  # the others start from the current rows
 
     def prepare(self, client, raw):
         model = self.model
@@ -253,8 +254,9 @@ class IalsPlan:
         sides = {}
         for side, futures in weights.items():
             scale, reg = rows[side]
+            cached = model.solver in ials_sweeps.CACHED_SOLVERS
             prepared = [
-                client.submit(w_ials_side, f, scale[r0:r1], reg[r0:r1], pure=False)
+                client.submit(w_ials_side, f, scale[r0:r1], reg[r0:r1], cached, pure=False)
                 for f, (r0, r1) in zip(futures, raw[side].ranges(), strict=True)
             ]
             sides[side] = (raw[side].bounds, prepared)
@@ -266,7 +268,9 @@ class IalsPlan:
         self.model._popularity_normaliser = self.normaliser
 
     def sweep_args(self, side, with_loss):
-        return (w_ials_solve, self.model.solver, self.model.cg_steps, self.model.num_threads)
+        model = self.model
+        run = dict(solver=model.solver, cg_steps=model.cg_steps, block_size=model.block_size)
+        return (w_ials_solve, run, model.num_threads)
 
     def gram(self, side, factors):
         return ials_sweeps.gram_matrix(factors, self.c_gram if side == "user" else None)
@@ -304,18 +308,25 @@ def w_ials_weights(raw, bare):
     return Block(W, _nbytes(W.indptr, W.indices, W.data), np.diff(W.indptr))
 
 
-def w_ials_side(weights, scale, reg):
+def w_ials_side(weights, scale, reg, cached):
+    """The block's ``ials_sweeps.Side``; ``cached``: with its own cache slots 0..nnz-1."""
     W = weights.data
-    side = ials_sweeps.Side((W.indptr, W.indices, W.data), None, scale, reg)
-    return Block(side, weights.nbytes)
+    slots = np.arange(W.nnz, dtype=W.indptr.dtype) if cached else None
+    side = ials_sweeps.Side((W.indptr, W.indices, W.data), slots, scale, reg)
+    return Block(side, weights.nbytes + (0 if slots is None else slots.nbytes))
 
 
-def w_ials_solve(block, X_block, Y, G, solver, cg_steps, num_threads):
+def w_ials_solve(block, X_block, Y, G, run, num_threads):
     side = block.data
     Y, G = _writable(Y), _writable(G)
+    solver = run["solver"]
 
     def solve(X):
-        ials_sweeps.exact_sweep(side, X, Y, G, solver, cg_steps)
+        if solver in ials_sweeps.CACHED_SOLVERS:
+            pred = ials_sweeps.fresh_predictions(side, X, Y)
+            ials_sweeps.cached_sweep(side, X, Y, G, solver, run["block_size"], pred)
+        else:
+            ials_sweeps.exact_sweep(side, X, Y, G, solver, run["cg_steps"])
 
     return _solve_rows(solve, X_block, side.n_rows, Y.shape[1], Y.dtype, num_threads)
 
