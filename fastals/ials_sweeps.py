@@ -10,10 +10,13 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from . import solvers
 from ._kernels.ials import ials_cg_sweep, ials_cholesky_sweep
+from ._kernels.linalg import cholesky_factor
 from ._kernels.subspace import block_step, cd_sweep, predictions
+from ._kernels.woodbury import solve_columns
 from ._threads import parallel_for
-from .solvers import gram
+from .solvers import NO_COLUMNS, gram
 
 SOLVERS = ("cholesky", "cg", "ials++", "cd")
 CACHED_SOLVERS = ("ials++", "cd")  # keep a cache of the predictions on the stored pairs
@@ -97,15 +100,52 @@ def gram_matrix(F, c=None):
     return gram(np.ascontiguousarray(F * np.sqrt(c).astype(F.dtype)[:, None]))
 
 
-def exact_sweep(side, X, Y, G, solver, cg_steps):
-    """Solve every row of ``X`` against fixed ``Y`` (G: the shared Gram); in place."""
+def exact_sweep(side, X, Y, G, solver, cg_steps, low_rank=False):
+    """Solve every row of ``X`` against fixed ``Y`` (G: the shared Gram); in place.
+    ``low_rank`` (Cholesky): solve short rows by Woodbury (``low_rank_pays`` decides)."""
     system = (G, side.scale, side.reg)
     if solver == "cg":
         parallel_for(ials_cg_sweep, side.n_rows, side.rows, X, Y, system, cg_steps, grain=ROW_GRAIN)
         return
     status = np.zeros(side.n_rows, np.int32)
-    parallel_for(ials_cholesky_sweep, side.n_rows, side.rows, X, Y, system, status, grain=ROW_GRAIN)
+    Z = low_rank_columns(side, Y, G) if low_rank else NO_COLUMNS
+    parallel_for(ials_cholesky_sweep, side.n_rows, side.rows, X, Y, system,
+                 (Z, X.shape[1] // 2), status, grain=ROW_GRAIN)  # fmt: skip
     _raise_on_failure(status)
+
+
+def _exact_side(side, X, Y, G, model):
+    low_rank = model.solver == "cholesky" and low_rank_pays(
+        np.diff(side.rows[0]), side.scale, side.reg, X.shape[1], len(Y), X.dtype
+    )
+    exact_sweep(side, X, Y, G, model.solver, model.cg_steps, low_rank)
+
+
+def low_rank_pays(counts, scale, reg, k, n_cols, dtype):
+    """Whether a Cholesky half-sweep takes the Woodbury path for its short rows (as ALS's
+    ``solvers.low_rank_columns`` decides): float32 models only, every row with the same
+    s_u and lambda_u (so A0 = s G + lambda I is shared: nu = 0, no popularity weights on the
+    item side), and rows of at most k/2 entries saving more than the k^2 per column that
+    Z = A0^{-1} Y^T costs. ``counts``, ``scale``, ``reg``: the whole side's."""
+    if np.dtype(dtype) != np.float32 or len(scale) == 0:
+        return False
+    if np.any(scale != scale[0]) or np.any(reg != reg[0]):
+        return False
+    n_low = int(np.count_nonzero((counts > 0) & (counts <= k // 2)))
+    return solvers.low_rank_pays(n_low, k, n_cols)
+
+
+def low_rank_columns(side, Y, G):
+    """Z = A0^{-1} Y^T (n_cols, k) float64 for A0 = s G + lambda I in Y's dtype (the rows'
+    shared s and lambda), as ``solvers.low_rank_columns``; NO_COLUMNS if A0 is singular."""
+    A0 = side.scale[0] * G
+    A0[np.diag_indices_from(A0)] += side.reg[0]
+    L = A0.astype(np.float64)
+    if cholesky_factor(L) != 0:
+        return NO_COLUMNS
+    Z = np.empty(Y.shape, np.float64)
+    parallel_for(solve_columns, Y.shape[0], L, Y, Z, grain=16)
+    return Z
 
 
 def epoch(model, users, items, X, Y, c):
@@ -113,8 +153,8 @@ def epoch(model, users, items, X, Y, c):
     place; ``c``: item unobserved weights (None when uniform, folded into the scales)."""
     solver = model.solver
     if solver in ("cholesky", "cg"):
-        exact_sweep(users, X, Y, gram_matrix(Y, c), solver, model.cg_steps)
-        exact_sweep(items, Y, X, gram_matrix(X), solver, model.cg_steps)
+        _exact_side(users, X, Y, gram_matrix(Y, c), model)
+        _exact_side(items, Y, X, gram_matrix(X), model)
         return
     pred = fresh_predictions(users, X, Y)  # fresh each epoch: no drift across epochs
     GY = gram_matrix(Y, c)

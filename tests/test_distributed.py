@@ -128,13 +128,22 @@ def test_als_float64_from_a_dataframe(client, ratings):
 
 
 @pytest.mark.parametrize(
-    "solver, blocks, popularity_exp", [("cholesky", 2, None), ("cg", 5, None), ("cg", 3, 0.5)]
-)
-def test_ials_same_factors_as_fit(client, ratings, solver, blocks, popularity_exp):
+    "solver, blocks, popularity_exp, nu",
+    [("cholesky", 2, None, 1.0), ("cg", 5, None, 1.0), ("cg", 3, 0.5, 1.0),
+     ("cholesky", 3, None, 0.0)],  # nu = 0: the items take the Woodbury path (tested below)
+)  # fmt: skip
+def test_ials_same_factors_as_fit(client, ratings, solver, blocks, popularity_exp, nu):
     frame, shape = ratings
     C = _matrix(frame, shape, frame["rating"].to_numpy())
     params = dict(factors=16, iterations=3, random_state=1, solver=solver,
-                  popularity_exp=popularity_exp, calculate_training_loss=True)  # fmt: skip
+                  popularity_exp=popularity_exp, calculate_training_loss=True,
+                  regularization_exp=nu)  # fmt: skip
+    if nu == 0.0:
+        from fastals import ials_sweeps
+
+        items = np.bincount(frame["item"], minlength=shape[1])
+        one = np.ones(shape[1])
+        assert ials_sweeps.low_rank_pays(items, one, one, 16, shape[0], np.float32)
     reference = fastals.iALS(**params)
     reference.fit(C, show_progress=False)
     model = fastals.iALS(**params)

@@ -289,3 +289,56 @@ def test_stored_zeros_are_not_interactions():
 
 def test_public_name():
     assert fastals.iALS is iALS
+
+
+def short_rows(n_users=300, n_items=200, seed=5):
+    """Most users hold 1-4 items, a few many: short rows for the Woodbury path."""
+    rng = np.random.default_rng(seed)
+    rows, cols = [], []
+    for u in range(n_users):
+        n = 30 if u % 50 == 0 else int(rng.integers(1, 5))
+        rows += [u] * n
+        cols += rng.choice(n_items, n, replace=False).tolist()
+    W = sp.csr_matrix((rng.uniform(0.5, 3.0, len(rows)), (rows, cols)), shape=(n_users, n_items))
+    W.sum_duplicates()
+    return W
+
+
+@pytest.mark.parametrize("popularity_exp", [None, 0.5])
+def test_woodbury_for_short_rows_with_nu_zero(monkeypatch, popularity_exp):
+    """nu = 0, float32: rows of <= k/2 entries are solved by the Woodbury identity in float64
+    (one factorisation of A0 per half-sweep), at least as close to the float64 solution as
+    float32 Cholesky; nu = 1 (lambda_u per row) and popularity-weighted items never take it."""
+    from fastals import ials_sweeps
+
+    W = short_rows()
+    k = 16
+    counts = {"user": np.diff(W.indptr), "item": np.bincount(W.indices, minlength=200)}
+    one = np.ones(300, np.float32)
+    assert ials_sweeps.low_rank_pays(counts["user"], 0.2 * one, 0.05 * one, k, 200, np.float32)
+    assert not ials_sweeps.low_rank_pays(counts["user"], one, one, k, 200, np.float64)
+    assert not ials_sweeps.low_rank_pays(
+        counts["user"], one, np.linspace(1, 2, 300), k, 200, np.float32
+    )  # lambda_u varies (nu != 0): no shared A0
+    taken = []
+    real = ials_sweeps.low_rank_columns
+    monkeypatch.setattr(ials_sweeps, "low_rank_columns",
+                        lambda *a: taken.append(len(a[1])) or real(*a))  # fmt: skip
+    params = dict(solver="cholesky", regularization_exp=0.0, factors=k, iterations=2,
+                  popularity_exp=popularity_exp)  # fmt: skip
+    exact = model(**params, dtype=np.float64)
+    exact.fit(W, show_progress=False)
+    taken.clear()
+    fast = model(**params, dtype=np.float32)
+    fast.fit(W, show_progress=False)
+    # both half-sweeps of both iterations; items weighted by popularity: the users' only
+    assert taken == ([200, 300] * 2 if popularity_exp is None else [200, 200])
+    monkeypatch.setattr(ials_sweeps, "low_rank_pays", lambda *a: False)
+    plain = model(**params, dtype=np.float32)
+    plain.fit(W, show_progress=False)
+    for F in ("user_factors", "item_factors"):
+        ref = getattr(exact, F)
+        err_fast = np.abs(getattr(fast, F) - ref).max()
+        err_plain = np.abs(getattr(plain, F) - ref).max()
+        assert err_fast <= max(2 * err_plain, 1e-6), (F, err_fast, err_plain)
+        np.testing.assert_allclose(getattr(fast, F), ref, rtol=1e-3, atol=1e-4)

@@ -64,7 +64,7 @@ def _solve_row(u, rows, X, Y, A0, low_rank, scratch, out):
         return
     if not (
         Z.shape[0] > 0
-        and low_rank_solve(unit_run, weighted_run, u, Y, Z, max_rank, low_rank_scratch, x)
+        and low_rank_solve(unit_run, weighted_run, u, Y, Z, max_rank, low_rank_scratch, x, 1.0)
     ):
         for a in range(k):
             for b in range(a + 1):  # the lower triangle is all the factorisation reads

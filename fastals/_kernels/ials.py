@@ -24,6 +24,7 @@ from ._jit import jit
 from .cg import cg_solve
 from .cholesky import add_weighted_outer_products
 from .linalg import cholesky_solve
+from .woodbury import low_rank_scratch, low_rank_solve
 
 
 @jit()
@@ -45,22 +46,40 @@ def ials_cg_sweep(u0, u1, rows, X, Y, system, cg_steps):
 
 
 @jit()
-def ials_cholesky_sweep(u0, u1, rows, X, Y, system, status):
+def ials_cholesky_sweep(u0, u1, rows, X, Y, system, low_rank, status):
     """Overwrite the rows u0..u1-1 of ``X`` with the exact solution of their iALS systems.
 
     ``status`` (n_rows,) int32 receives 0 or the failed pivot (1-based) where A_u is not
     positive definite (that row of X is then left unchanged). Cost per row: k^2 per stored
-    entry plus k^3/3.
+    entry plus k^3/3. ``low_rank`` = (Z, max_rank): where Z (n_cols, k) float64 holds
+    A0^{-1} y_i for a shared A0 = s G + lambda I (every row's s and lambda equal; empty Z:
+    never), rows of at most ``max_rank`` entries take the Woodbury solve
+    (``woodbury.low_rank_solve`` with D = diag(w)), in float64.
     """
     indptr, indices, data = rows
     G, gram_scale, reg = system
+    Z, max_rank = low_rank
     k = X.shape[1]
     zero = X.dtype.type(0)
     A = np.empty((k, k), X.dtype)
     b = np.empty(k, X.dtype)
+    woodbury = Z.shape[0] > 0
+    x = np.empty(k, np.float64)
+    scratch = low_rank_scratch(k, max_rank if woodbury else 0)
+    starts, ends = indptr[:-1], indptr[1:]
+    no_unit = (indices, starts, starts)
+    weighted = (indices, data, starts, ends)
     for u in range(u0, u1):
         status[u] = 0
         start, end = indptr[u], indptr[u + 1]
+        if (
+            woodbury
+            and start < end
+            and low_rank_solve(no_unit, weighted, u, Y, Z, max_rank, scratch, x, 0.0)
+        ):
+            for j in range(k):
+                X[u, j] = x[j]
+            continue
         s, lam = gram_scale[u], reg[u]
         for a in range(k):
             for m in range(a + 1):  # the lower triangle is all the factorisation reads

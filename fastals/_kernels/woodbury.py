@@ -1,8 +1,9 @@
 """Exact solves for rows with few weighted entries, from one factorisation of A0 per sweep.
 
 Row u's system is A_u = A0 + W^T D W: W holds the m item vectors y_a of the entries with
-|c_a| != 1 and D = diag(|c_a| - 1). When every such weight is positive and m is small
-against k, the Woodbury identity
+|c_a| != 1 and D = diag(|c_a| - 1) (implicit's objective; iALS's, where A_u adds w_a y_a y_a^T
+for every stored entry, is the same with D = diag(w_a): ``shift`` 0 instead of 1). When
+every such weight is positive and m is small against k, the Woodbury identity
 
     A_u^{-1} b = x0 - Z (D^{-1} + W Z)^{-1} W x0,   x0 = A0^{-1} b,  Z = A0^{-1} W^T
 
@@ -46,14 +47,15 @@ def low_rank_scratch(k, max_rank):
 
 
 @jit()
-def low_rank_solve(unit_run, weighted_run, u, Y, Z, max_rank, scratch, x):
+def low_rank_solve(unit_run, weighted_run, u, Y, Z, max_rank, scratch, x, shift):
     """x = A_u^{-1} b_u by the Woodbury identity; False (x untouched) when it does not apply.
 
     ``unit_run``/``weighted_run`` are the sweep's runs
     (``rows`` module), ``u`` the row: passed whole, as a tuple of a row's slices built per row
-    would update the shared arrays' reference counts from every thread.
-    It applies when the row has at most ``max_rank`` entries with |c| != 1 in its weighted
-    run and each of them has |c| > 1 (a weight in (0, 1) would make S indefinite).
+    would update the shared arrays' reference counts from every thread. b_u = sum c y over
+    both runs (c = 1 in the unit run); D's weights are |c| - ``shift``.
+    It applies when the row has at most ``max_rank`` entries with |c| != shift in its weighted
+    run and each of them has |c| > shift (a smaller weight would make S indefinite).
     """
     u_indices, u_starts, u_ends = unit_run
     w_indices, w_data, w_starts, w_ends = weighted_run
@@ -61,7 +63,7 @@ def low_rank_solve(unit_run, weighted_run, u, Y, Z, max_rank, scratch, x):
     k = Z.shape[1]
     m = 0
     for idx in range(w_start, w_end):
-        weight = abs(np.float64(w_data[idx])) - 1.0
+        weight = abs(np.float64(w_data[idx])) - shift
         if weight < 0.0:
             return False
         if weight > 0.0:
@@ -81,9 +83,9 @@ def low_rank_solve(unit_run, weighted_run, u, Y, Z, max_rank, scratch, x):
             i = w_indices[idx]
             for j in range(k):
                 x0[j] += c * Z[i, j]
-        if abs(c) != 1.0:
+        if abs(c) != shift:
             rows[a] = w_indices[idx]
-            inv_w[a] = 1.0 / (abs(c) - 1.0)
+            inv_w[a] = 1.0 / (abs(c) - shift)
             a += 1
     if m > 0:
         S = S_flat[: m * m].reshape((m, m))  # lower: y_a . z_b (+ 1/w_a on the diagonal)

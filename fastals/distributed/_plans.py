@@ -251,6 +251,14 @@ class IalsPlan:
         }
         self.counts = counts
         self.nnz = int(counts["user"].sum())
+        n_other = {"user": len(c), "item": n_users}
+        self.low_rank = {  # Woodbury for short rows: the whole side's choice, as fit's
+            side: model.solver == "cholesky"
+            and ials_sweeps.low_rank_pays(
+                counts[side], *rows[side], model.factors, n_other[side], dtype
+            )  # fmt: skip
+            for side in rows
+        }
         sides = {}
         for side, futures in weights.items():
             scale, reg = rows[side]
@@ -269,7 +277,8 @@ class IalsPlan:
 
     def sweep_args(self, side, with_loss):
         model = self.model
-        run = dict(solver=model.solver, cg_steps=model.cg_steps, block_size=model.block_size)
+        run = dict(solver=model.solver, cg_steps=model.cg_steps, block_size=model.block_size,
+                   low_rank=self.low_rank[side])  # fmt: skip
         return (w_ials_solve, run, model.num_threads)
 
     def gram(self, side, factors):
@@ -326,7 +335,7 @@ def w_ials_solve(block, X_block, Y, G, run, num_threads):
             pred = ials_sweeps.fresh_predictions(side, X, Y)
             ials_sweeps.cached_sweep(side, X, Y, G, solver, run["block_size"], pred)
         else:
-            ials_sweeps.exact_sweep(side, X, Y, G, solver, run["cg_steps"])
+            ials_sweeps.exact_sweep(side, X, Y, G, solver, run["cg_steps"], run["low_rank"])
 
     return _solve_rows(solve, X_block, side.n_rows, Y.shape[1], Y.dtype, num_threads)
 
