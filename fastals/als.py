@@ -133,8 +133,7 @@ class AlternatingLeastSquares(FactorizationModel):
                 return None
             return solvers.finish_loss(numerator, items, X, self.regularization)
 
-        work = max(users.indptr[-1], n_users) * self.factors
-        self._train(step, show_progress, callback, work)
+        self._train(step, show_progress, callback, max(int(users.indptr[-1]), n_users))
 
     def _init_factors(self, n_users, n_items):
         generator = rng(self.random_state)

@@ -40,12 +40,15 @@ class FactorizationModel(FactorModel):
 
     # ------------------------------------------------------------------ training
 
-    def _train(self, step, show_progress, callback, work):
+    def _train(self, step, show_progress, callback, entries):
         """Run ``step(iteration)`` (returns the loss or None) ``iterations`` times.
 
         ``callback(iteration, elapsed_seconds, loss_or_None)`` (``fit_callback`` when None)
-        runs after each; returning ``False`` stops training. ``work`` sizes the threads.
+        runs after each; returning ``False`` stops training. ``entries`` x ``factors`` sizes
+        the threads (a Python int: an int32 count of 100M entries times 64 would wrap
+        negative and leave the fit on one thread).
         """
+        work = int(entries) * int(self.factors)
         self._YtY = self._XtX = None
         self._user_norms = self._item_norms = None
         self.loss_history = []

@@ -181,8 +181,7 @@ class iALS(FactorizationModel):  # noqa: N801 (the published name)
                 return None
             return sweeps.objective(W, self.user_factors, self.item_factors, self, c)
 
-        work = max(W.nnz, n_users) * self.factors
-        self._train(step, show_progress, callback, work)
+        self._train(step, show_progress, callback, max(int(W.nnz), n_users))
 
     def _init_factors(self, n_users, n_items):
         generator = rng(self.random_state)

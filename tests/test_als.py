@@ -221,3 +221,18 @@ def test_a_forked_child_starts_its_own_thread_pool(monkeypatch):
 
 def _fit_user_factors(m):
     return fit(m, num_threads=2).user_factors
+
+
+def test_thread_sizing_does_not_wrap_at_100m_entries(monkeypatch):
+    """A fit sizes its threads by entries x factors as a Python int: int32 indptr[-1] = 100M
+    times 64 wrapped negative once and ran 100M-entry fits on one thread."""
+    import fastals.factorization as factorization
+
+    seen = []
+    real = factorization.thread_scope
+    monkeypatch.setattr(factorization, "thread_scope",
+                        lambda n, work=None: seen.append(work) or real(n, work=work))  # fmt: skip
+    model = AlternatingLeastSquares(factors=64, iterations=1)
+    model.user_factors = model.item_factors = np.zeros((1, 64), np.float32)
+    model._train(lambda iteration: None, False, None, np.int32(100_000_000))
+    assert seen == [6_400_000_000]

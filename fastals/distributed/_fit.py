@@ -68,7 +68,7 @@ def fit(
     model._init_factors(n_users, n_items)
     plan.fitted()
     step = _step(client, plan, sides, n_workers)
-    model._train(step, show_progress, callback, max(plan.nnz, n_users) * model.factors)
+    model._train(step, show_progress, callback, max(int(plan.nnz), n_users))
     return model
 
 

@@ -147,7 +147,9 @@ def write_scaling(results, args, out: Path, plots_dir: Path, command: str) -> No
     if not plots.HAVE_MATPLOTLIB:
         figures.append(("figures", "not drawn: matplotlib is not installed"))
     elif plot_rows:
-        title = f"seconds per iteration vs stored entries (factors={args.factors}{tag})"
+        title = f"seconds per iteration vs stored entries (factors={args.factors})"
+        if tag:
+            title = title[:-1] + f", {tag[1:]} input)"
         png = plots_dir / f"scaling_nnz{tag}.png"
         figures.append((title, plots.seconds_vs_nnz(plot_rows, png, title)))
     md += figure_lines(figures, out, command)
