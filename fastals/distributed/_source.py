@@ -265,15 +265,15 @@ def build_blocks(client, source, n_blocks, sides=("user", "item"), row_cost=None
     lost worker's blocks are rebuilt wherever there is room.
     """
     n_users, n_items = source.shape
-    counts = {"user": (n_users, n_blocks[0]), "item": (n_items, n_blocks[1])}
+    sizes = {"user": (n_users, n_blocks[0]), "item": (n_items, n_blocks[1])}  # (rows, blocks)
     with warnings.catch_warnings():  # a matrix's chunks are meant to be in the graph
         warnings.filterwarnings("ignore", message="Sending large graph")
         parts = client.compute(source.partitions)
     if row_cost is None:
-        bounds = {side: block_bounds(*counts[side]) if side in sides else None
-                  for side in counts}  # fmt: skip
+        bounds = {side: block_bounds(*sizes[side]) if side in sides else None
+                  for side in sizes}  # fmt: skip
     else:
-        bounds = _balanced(client, source, parts, counts, sides, row_cost)
+        bounds = _balanced(client, source, parts, sizes, sides, row_cost)
     splits = client.map(
         split, parts, columns=source.columns, shape=source.shape, user_bounds=bounds["user"],
         item_bounds=bounds["item"], pure=False,
@@ -304,11 +304,12 @@ def build_blocks(client, source, n_blocks, sides=("user", "item"), row_cost=None
     return out
 
 
-def _balanced(client, source, parts, counts, sides, row_cost):
-    """Each side's bounds balanced by entries + ``row_cost`` per row (``build_blocks``)."""
-    edges = {side: bucket_edges(*counts[side]) if side in sides else None for side in counts}
+def _balanced(client, source, parts, sizes, sides, row_cost):
+    """Each side's bounds balanced by entries + ``row_cost`` per row (``build_blocks``);
+    ``sizes``: each side's (rows, blocks)."""
+    edges = {side: bucket_edges(*sizes[side]) if side in sides else None for side in sizes}
     if source.row_counts is not None:  # a matrix: exact counts, one bucket per row
-        edges = {side: None if e is None else np.arange(counts[side][0] + 1)
+        edges = {side: None if e is None else np.arange(sizes[side][0] + 1)
                  for side, e in edges.items()}  # fmt: skip
         entries = dict(zip(("user", "item"), source.row_counts, strict=True))
     else:
@@ -320,13 +321,13 @@ def _balanced(client, source, parts, counts, sides, row_cost):
                 shape=source.shape,
                 edges=edges,
                 pure=False,
-            )  # fmt: skip
+            )
         )
         entries = {side: sum(h[j] for h in histograms) if edges[side] is not None else None
                    for j, side in enumerate(("user", "item"))}  # fmt: skip
     return {
         side: None if edges[side] is None
         else balanced_bounds(edges[side], entries[side] + row_cost * np.diff(edges[side]),
-                             counts[side][1])
-        for side in counts
+                             sizes[side][1])
+        for side in sizes
     }  # fmt: skip
