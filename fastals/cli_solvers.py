@@ -13,11 +13,18 @@ from .cli_io import CommandError, nonnegative_float, nonnegative_int, positive_i
 
 def data_pairs(data):
     """(users, items) of --data: ``lastfm`` (HetRec Last.fm 2K, every play an interaction),
-    or a MovieLens ratings.csv / its folder (ratings > 3.5), or a folder name under
-    $FASTALS_DATA_DIR; users with fewer than 5 interactions are dropped."""
+    ``kuairec-like`` (``fastals.data.kuairec_like()``, every stored entry an interaction:
+    Rendle et al.'s binary setting on the KuaiRec shape, no download), or a MovieLens
+    ratings.csv / its folder (ratings > 3.5), or a folder name under $FASTALS_DATA_DIR; users
+    with fewer than 5 interactions are dropped."""
     from . import protocol
 
     root = Path(os.environ.get("FASTALS_DATA_DIR", "."))
+    if data == "kuairec-like":
+        from .data import kuairec_like
+
+        coo = kuairec_like().tocoo()  # every user holds >= 100 entries
+        return coo.row.astype(np.int64), coo.col.astype(np.int64)
     if data == "lastfm":
         from .data.loaders import load_lastfm
 
@@ -232,8 +239,8 @@ def _data_options(p, heldout):
         "--data-dir",
         dest="data",
         default="ml-latest-small",
-        help="a MovieLens ratings.csv or its folder, 'lastfm', or a folder name "
-        "under $FASTALS_DATA_DIR (default: ml-latest-small)",
+        help="a MovieLens ratings.csv or its folder, 'lastfm', 'kuairec-like' (generated), or "
+        "a folder name under $FASTALS_DATA_DIR (default: ml-latest-small)",
     )
     p.add_argument(
         "--heldout",

@@ -169,3 +169,16 @@ def test_real_data(data, folder, tmp_path, capsys, monkeypatch):
     assert main(argv.split()) == 0
     table = capsys.readouterr().out
     assert "iALS (d=8, CG)" in table and "popularity" in table
+
+
+def test_kuairec_like_data(monkeypatch):
+    """``--data kuairec-like``: every stored entry of ``kuairec_like()`` is an interaction."""
+    import fastals.data
+    from fastals.cli_solvers import data_pairs
+
+    small = fastals.data.kuairec_like(n_users=60, n_items=80, nnz=1500, seed=3)
+    monkeypatch.setattr(fastals.data, "kuairec_like", lambda: small)
+    users, items = data_pairs("kuairec-like")
+    rebuilt = sp.csr_matrix((np.ones(len(users)), (users, items)), shape=small.shape)
+    assert rebuilt.nnz == small.nnz == len(users)
+    assert (rebuilt != (small != 0)).nnz == 0

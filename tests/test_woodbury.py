@@ -81,7 +81,7 @@ def test_weights_below_one_or_stored_zeros_take_the_factorisation():
     for u in range(Cui.shape[0]):
         lo, hi = Cui.indptr[u], Cui.indptr[u + 1]
         x = np.full(k, np.nan, np.float32)
-        ok = low_rank_solve(*runs(Cui), u, Y, Z, k, scratch, x)
+        ok = low_rank_solve(*runs(Cui), u, Y, Z, k, scratch, x, 1.0)
         vals = np.abs(Cui.data[lo:hi])
         assert ok == bool(np.all(vals >= 1.0)), u  # any weight in [0, 1) refuses
         assert ok or np.isnan(x).all()  # refused: x untouched
@@ -123,7 +123,7 @@ def test_low_rank_solve_is_exact_in_float64():
     for u in range(Cui.shape[0]):
         lo, hi = Cui.indptr[u], Cui.indptr[u + 1]
         x = np.zeros(k)
-        assert low_rank_solve(*runs(Cui), u, Y, Z, k, scratch, x)
+        assert low_rank_solve(*runs(Cui), u, Y, Z, k, scratch, x, 1.0)
         assert rel_err(x, exact[u], 1e-12) < 1e-10
         identity = reference.solve_low_rank(Y, 0.1, Cui.indices[lo:hi], Cui.data[lo:hi])
         assert rel_err(x, identity, 1e-12) < 1e-10
