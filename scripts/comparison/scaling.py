@@ -168,8 +168,8 @@ INPUT_LINES = {
     "kuairec": "`fastals.data.kuairec_like` at KuaiRec's density, both sides scaled by "
     "sqrt(nnz / 11.56M);",
     "power-law": f"`fastals.data.power_law`: {POWER_LAW_PER_USER} entries per user on average "
-    "(a Pareto tail), ten users per item (at least 200 items), item popularity rank^-0.8, counts as values "
-    "(half of them 1);",
+    "(a Pareto tail), ten users per item (at least 200 items), item popularity rank^-0.8, "
+    "counts as values (half of them 1);",
 }
 
 
