@@ -1,10 +1,11 @@
 """iALS Cholesky with and without the Woodbury path for short rows (nu = 0), one process.
 
-    python scripts/ials_woodbury.py [--factors 64 128] [--rounds 2]
+    python scripts/ials_woodbury.py [--factors 64 128] [--rounds 2] [--users 200000]
 
-Input: ``fastals.data.power_law(200_000, 20_000, 2_000_000)`` with every weight 1 (about ten
-entries per user, a hundred per item), iALS(regularization_exp=0, solver="cholesky"), float32,
-3 epochs from the same seed, all cores. "plain" forces every row through its own
+Input: ``fastals.data.power_law(users, users // 10, 10 * users)`` (200,000 users by default)
+with every weight 1 (about ten entries per user, a hundred per item),
+iALS(regularization_exp=0, solver="cholesky"), float32, 3 epochs from the same seed, all
+cores. "plain" forces every row through its own
 factorisation (``ials_sweeps.low_rank_pays`` patched to False). Prints seconds per epoch
 (median of the callback's, then of ``--rounds``) and the largest difference of the user
 factors after the three epochs.
@@ -23,8 +24,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--factors", type=int, nargs="+", default=[64, 128])
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--users", type=int, default=200_000)
     args = parser.parse_args()
-    W = power_law(200_000, 20_000, 2_000_000, seed=0)
+    W = power_law(args.users, args.users // 10, 10 * args.users, seed=0)
     W.data[:] = 1
     real = ials_sweeps.low_rank_pays
     seconds, factors = {}, {}

@@ -273,3 +273,18 @@ def test_distributed_bench_writes_its_block(tmp_path):
     ]
     assert [r[header.index("same factors")] for r in rows[1:]] == ["yes (bit for bit)"] * 2
     assert json.loads((out / "plots" / "distributed_power-law-0.06M.json").read_text())["rows"]
+
+
+def test_ials_woodbury_script_compares_both_paths():
+    """``scripts/ials_woodbury.py`` on a tiny input: one row per factor count, both timings,
+    and factors that agree (the two paths solve the same systems)."""
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "ials_woodbury.py"), "--users", "3000",
+         "--factors", "16", "--rounds", "1"],
+        check=True, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    (header, _, row), *_ = tables(done.stdout)
+    assert row[0] == "16" and row[header.index("plain / Woodbury")].endswith("x**")
+    assert float(row[header.index("max abs diff")]) < 1e-3
