@@ -12,9 +12,7 @@ import scipy.sparse as sp
 
 from . import solvers
 from ._kernels.ials import ials_cg_sweep, ials_cholesky_sweep
-from ._kernels.linalg import cholesky_factor
 from ._kernels.subspace import block_step, cd_sweep, predictions
-from ._kernels.woodbury import solve_columns
 from ._threads import parallel_for
 from .solvers import NO_COLUMNS, gram
 
@@ -140,12 +138,7 @@ def low_rank_columns(side, Y, G):
     shared s and lambda), as ``solvers.low_rank_columns``; NO_COLUMNS if A0 is singular."""
     A0 = side.scale[0] * G
     A0[np.diag_indices_from(A0)] += side.reg[0]
-    L = A0.astype(np.float64)
-    if cholesky_factor(L) != 0:
-        return NO_COLUMNS
-    Z = np.empty(Y.shape, np.float64)
-    parallel_for(solve_columns, Y.shape[0], L, Y, Z, grain=16)
-    return Z
+    return solvers.solved_columns(A0, Y)
 
 
 def epoch(model, users, items, X, Y, c):

@@ -191,12 +191,18 @@ def low_rank_columns(M, Y, A0, low_rank=None):
         low_rank = low_rank_pays(low_rank_rows(M, max_rank), k, Y.shape[0])
     if not low_rank:
         return NO_COLUMNS, max_rank
+    return solved_columns(A0, Y), max_rank
+
+
+def solved_columns(A0, Y):
+    """Z = A0^{-1} Y^T as (n_cols, k) float64, from one float64 factorisation of ``A0``
+    (``woodbury.solve_columns``); NO_COLUMNS where A0 is not positive definite."""
     L = A0.astype(np.float64)
     if cholesky_factor(L) != 0:
-        return NO_COLUMNS, max_rank
+        return NO_COLUMNS
     Z = np.empty(Y.shape, np.float64)
     parallel_for(solve_columns, Y.shape[0], L, Y, Z, grain=16)
-    return Z, max_rank
+    return Z
 
 
 def low_rank_rows(M, max_rank):

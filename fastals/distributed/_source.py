@@ -37,7 +37,7 @@ class Source:
 
     ``partitions`` is a list of Delayed (dataframe input: pandas DataFrames; CSR input:
     ``(first_row, indptr, indices, data)`` row chunks); ``shape`` is (n_users, n_items);
-    ``row_counts`` (entries per user, per item) for a matrix, None for a dataframe.
+    ``matrix`` the CSR for a matrix input, None for a dataframe.
     """
 
     def __init__(self, interactions, user_col, item_col, weight_col, shape, chunks=1):
@@ -53,8 +53,7 @@ class Source:
                     f"shape={tuple(shape)} does not match the interactions matrix's shape "
                     f"{csr.shape}"
                 )
-            self.shape = shape = csr.shape
-            self.row_counts = (np.diff(csr.indptr), np.bincount(csr.indices, minlength=shape[1]))
+            self.shape, self.matrix = csr.shape, csr
             self.partitions = [
                 dask.delayed(_csr_chunk, pure=True)(r0, *_row_chunk(csr, r0, r1))
                 for r0, r1 in _bounds_pairs(self.shape[0], chunks)
@@ -71,7 +70,7 @@ class Source:
                 f"sparse matrix (users x items), got {type(interactions).__name__}"
             )
         self.shape = _check_shape(shape)
-        self.row_counts = None  # counted on the workers when blocks are balanced
+        self.matrix = None  # rows counted on the workers when blocks are balanced
         _check_frame_columns(interactions, self.columns)
         wanted = [c for c in (user_col, item_col, weight_col) if c is not None]
         self.partitions = list(interactions[wanted].to_delayed())
@@ -308,10 +307,12 @@ def _balanced(client, source, parts, sizes, sides, row_cost):
     """Each side's bounds balanced by entries + ``row_cost`` per row (``build_blocks``);
     ``sizes``: each side's (rows, blocks)."""
     edges = {side: bucket_edges(*sizes[side]) if side in sides else None for side in sizes}
-    if source.row_counts is not None:  # a matrix: exact counts, one bucket per row
+    if source.matrix is not None:  # a matrix: exact counts, one bucket per row
+        csr = source.matrix
         edges = {side: None if e is None else np.arange(sizes[side][0] + 1)
                  for side, e in edges.items()}  # fmt: skip
-        entries = dict(zip(("user", "item"), source.row_counts, strict=True))
+        entries = {"user": np.diff(csr.indptr),
+                   "item": np.bincount(csr.indices, minlength=csr.shape[1])}  # fmt: skip
     else:
         histograms = client.gather(
             client.map(
