@@ -15,16 +15,23 @@ import numpy as np
 import pytest
 
 from fastals._kernels.rows import weighted_pass
-from fastals._kernels.simd import masks, switch
+from fastals._kernels.simd import add_outer_products, masks, outer_scratch, switch
 from fastals._kernels.simd.masks import WIDTH
 from fastals.recommend import top_k, top_k_pairs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+@numba.njit
+def _outer(indices, data, Y, A):
+    add_outer_products(indices, data, 0, indices.shape[0], Y, A, A.dtype.type(1),
+                       outer_scratch(A.shape[0], A))  # fmt: skip
+
+
 def answers():
-    """The weighted pass of an all-weighted row (the gathered rows), many-query top-k (the
-    scoring tile, the masks) and all-pairs top-k (the fused-threshold masks)."""
+    """The weighted pass of an all-weighted row (the gathered rows), a row's outer products
+    (the Cholesky tiles), many-query top-k (the scoring tile, the masks) and all-pairs top-k
+    (the fused-threshold masks)."""
     rng = np.random.default_rng(5)
     Y = rng.standard_normal((700, 48)).astype(np.float32)
     indices = rng.integers(0, 700, 61).astype(np.int32)
@@ -33,6 +40,8 @@ def answers():
     out = np.zeros(48, np.float32)
     one = np.float32(1)
     weighted_pass(indices, data, 0, 61, Y, v, out, -one, True, one)
+    outer = np.eye(48, dtype=np.float32)
+    _outer(indices, data, Y, outer)
     Y[350:420] = Y[:70]  # duplicated rows: tied scores
     norms = np.linalg.norm(Y, axis=1).astype(np.float32)
     top = top_k(Y[:300], Y, 7)
@@ -40,6 +49,7 @@ def answers():
     return {
         "enabled": np.array(switch.ENABLED),
         "weighted_pass": out,
+        "outer": np.tril(outer),
         "top_ids": top[0],
         "top_scores": top[1],
         "pair_ids": pairs[0],
@@ -75,6 +85,7 @@ def test_switched_off_no_ir_compiles_and_answers_are_the_loops(tmp_path):
     for key in ("top_ids", "top_scores", "pair_ids", "pair_scores"):
         np.testing.assert_array_equal(off[key], on[key], err_msg=key)
     np.testing.assert_allclose(off["weighted_pass"], on["weighted_pass"], rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(off["outer"], on["outer"], rtol=1e-5, atol=1e-3)
 
 
 ASM = """

@@ -11,51 +11,22 @@ import numpy as np
 from ._jit import jit
 from .linalg import cholesky_solve
 from .rows import rhs, row_loss, unit_sum
+from .simd import add_outer_products, outer_scratch
 from .woodbury import low_rank_scratch, low_rank_solve
 
 
 @jit()
-def add_weighted_outer_products(indices, data, start, w_end, Y, A, offset):
-    """A += sum_{|c| != 1} (|c| - offset) y_i y_i^T, lower triangle only (``offset``: 1 for
-    implicit's objective, 0 for iALS's, whose stored weights enter A_u whole).
-
-    Four entries at a time: each element of A is loaded and stored once per four rank-1
-    updates (the update is bound by those loads and stores, not by the multiply-adds).
-    """
-    k = A.shape[0]
-    idx = start
-    while idx + 4 <= w_end:
-        i0, i1, i2, i3 = indices[idx], indices[idx + 1], indices[idx + 2], indices[idx + 3]
-        w0 = abs(data[idx]) - offset
-        w1 = abs(data[idx + 1]) - offset
-        w2 = abs(data[idx + 2]) - offset
-        w3 = abs(data[idx + 3]) - offset
-        for a in range(k):
-            v0, v1, v2, v3 = w0 * Y[i0, a], w1 * Y[i1, a], w2 * Y[i2, a], w3 * Y[i3, a]
-            for m in range(a + 1):
-                A[a, m] += v0 * Y[i0, m] + v1 * Y[i1, m] + v2 * Y[i2, m] + v3 * Y[i3, m]
-        idx += 4
-    while idx < w_end:
-        i = indices[idx]
-        w = abs(data[idx]) - offset
-        for a in range(k):
-            wa = w * Y[i, a]
-            for m in range(a + 1):
-                A[a, m] += wa * Y[i, m]
-        idx += 1
-
-
-@jit()
 def _solve_row(u, rows, X, Y, A0, low_rank, scratch, out):
-    """One row of ``cholesky_sweep``; ``scratch`` = (A, x, woodbury scratch)."""
+    """One row of ``cholesky_sweep``; ``scratch`` = (A, x, woodbury scratch, outer scratch)."""
     k = X.shape[1]
     indptr, unit_run, weighted_run = rows
     u_indices, u_start, u_end = unit_run
     w_indices, w_data, w_start, w_end = weighted_run
     Z, max_rank = low_rank
-    status, loss_out = out
+    status = out[0]  # not unpacked: with the inlined overload below, Numba 0.68 then
+    loss_out = out[1]  # dropped the writes to an unpacked status (the tests caught it)
     with_loss = loss_out.shape[0] == X.shape[0]
-    A, x, low_rank_scratch = scratch
+    A, x, low_rank_scratch, outer = scratch
     status[u] = 0
     if indptr[u] == indptr[u + 1]:
         X[u, :] = 0.0
@@ -70,7 +41,7 @@ def _solve_row(u, rows, X, Y, A0, low_rank, scratch, out):
             for b in range(a + 1):  # the lower triangle is all the factorisation reads
                 A[a, b] = A0[a, b]
         rhs(u_indices, u_start[u], u_end[u], w_indices, w_data, w_start[u], w_end[u], Y, x)
-        add_weighted_outer_products(w_indices, w_data, w_start[u], w_end[u], Y, A, A.dtype.type(1))
+        add_outer_products(w_indices, w_data, w_start[u], w_end[u], Y, A, A.dtype.type(1), outer)
         info = cholesky_solve(A, x)
         if info != 0:
             status[u] = info
@@ -105,6 +76,7 @@ def cholesky_sweep(u0, u1, rows, X, Y, A0, low_rank, out):
         np.empty((k, k), X.dtype),
         np.empty(k, X.dtype),
         low_rank_scratch(k, max_rank if Z.shape[0] > 0 else 0),
+        outer_scratch(k, X),
     )
     for u in range(u0, u1):
         _solve_row(u, rows, X, Y, A0, low_rank, scratch, out)

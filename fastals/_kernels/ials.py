@@ -22,8 +22,8 @@ import numpy as np
 
 from ._jit import jit
 from .cg import cg_solve
-from .cholesky import add_weighted_outer_products
 from .linalg import cholesky_solve
+from .simd import add_outer_products, outer_scratch
 from .woodbury import low_rank_scratch, low_rank_solve
 
 
@@ -63,6 +63,7 @@ def ials_cholesky_sweep(u0, u1, rows, X, Y, system, low_rank, status):
     zero = X.dtype.type(0)
     A = np.empty((k, k), X.dtype)
     b = np.empty(k, X.dtype)
+    outer = outer_scratch(k, X)
     woodbury = Z.shape[0] > 0
     x = np.empty(k, np.float64)
     scratch = low_rank_scratch(k, max_rank if woodbury else 0)
@@ -91,7 +92,7 @@ def ials_cholesky_sweep(u0, u1, rows, X, Y, system, low_rank, status):
             i = indices[idx]
             for j in range(k):
                 b[j] += w * Y[i, j]
-        add_weighted_outer_products(indices, data, start, end, Y, A, zero)
+        add_outer_products(indices, data, start, end, Y, A, zero, outer)
         info = cholesky_solve(A, b)
         if info != 0:
             status[u] = info

@@ -18,8 +18,8 @@ dimension gives coordinate descent (iCD / eALS). Rendle et al. 2021 (iALS++), He
 import numpy as np
 
 from ._jit import jit
-from .cholesky import add_weighted_outer_products
 from .linalg import cholesky_solve
+from .simd import add_outer_products, outer_scratch
 
 
 @jit()
@@ -55,6 +55,7 @@ def block_step(u0, u1, rows, slots, X, YB, system, b0, pred, status):
     zero = X.dtype.type(0)
     H = np.empty((size, size), X.dtype)
     g = np.empty(size, X.dtype)
+    outer = outer_scratch(size, X)
     for u in range(u0, u1):
         status[u] = 0
         s, lam = gram_scale[u], reg[u]
@@ -71,7 +72,7 @@ def block_step(u0, u1, rows, slots, X, YB, system, b0, pred, status):
             we = data[idx] * (pred[slots[idx]] - one)
             for a in range(size):
                 g[a] += we * YB[i, a]
-        add_weighted_outer_products(indices, data, indptr[u], indptr[u + 1], YB, H, zero)
+        add_outer_products(indices, data, indptr[u], indptr[u + 1], YB, H, zero, outer)
         info = cholesky_solve(H, g)  # g becomes the step
         if info != 0:
             status[u] = info

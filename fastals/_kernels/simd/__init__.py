@@ -9,6 +9,7 @@ versions they are tested on.
 - ``tile``: the 8 x 32 register tile of the scoring product (serving, ``topk``).
 - ``masks``: 64 comparisons into one bit mask (selection: ``select``, ``pairs``).
 - ``gathered``: eight gathered rows of Y at once (the CG weighted pass, ``rows``).
+- ``outer``: 4 x 16 register tiles of a row's weighted outer products (Cholesky, iALS++).
 
 **The switch.** ``FASTALS_SIMD=0`` turns every one of them off (``switch``): each kernel
 compiles to its plain loops, which are also what runs where the IR does not apply (float64,
@@ -36,6 +37,7 @@ tile's) and ``_kernels.spin`` (a compiler barrier for the thread pool's wait). N
 
 from .gathered import gathered_axpy, gathered_dots, span
 from .masks import WIDTH, mask_above, mask_above_fma, mask_above_loops
+from .outer import add_outer_products, outer_scratch
 from .switch import ENABLED, LANES, VARIABLE, WIDE
 from .tile import panels, score_tiles
 
@@ -45,11 +47,13 @@ __all__ = [
     "VARIABLE",
     "WIDE",
     "WIDTH",
+    "add_outer_products",
     "gathered_axpy",
     "gathered_dots",
     "mask_above",
     "mask_above_fma",
     "mask_above_loops",
+    "outer_scratch",
     "panels",
     "score_tiles",
     "span",
