@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 from fastals._kernels.simd import add_outer_products, outer_scratch
-from fastals._kernels.simd.outer import COLS, ENTRIES, MIN_ENTRIES, outer_products_loops
+from fastals._kernels.simd.outer import CHUNK_FLOATS, COLS, MIN_ENTRIES, outer_products_loops
+
+MOST = 64  # entries in a chunk at most (k <= 64)
 
 
 @numba.njit
@@ -42,7 +44,7 @@ def _expected(Y, indices, data, start, end, A, offset):
 # k: multiples of COLS (tiles on the matrix), others (a padded copy), below COLS;
 # n: below MIN_ENTRIES (loops), one chunk, several chunks with a partial last one
 @pytest.mark.parametrize("k", [3, 16, 50, 64, 100])
-@pytest.mark.parametrize("n", [1, MIN_ENTRIES, ENTRIES, 2 * ENTRIES + 7])
+@pytest.mark.parametrize("n", [1, MIN_ENTRIES, MOST, 2 * MOST + 7])
 @pytest.mark.parametrize("offset", [0.0, 1.0])
 def test_lower_triangle_against_numpy(k, n, offset):
     Y, indices, data, A = _problem(k, n, np.float32)
@@ -57,10 +59,10 @@ def test_lower_triangle_against_numpy(k, n, offset):
 def test_tiles_agree_with_the_loops(k):
     """Both add A's value and one product per entry in order: equal up to rounding (LLVM
     compiles the loops' four-entry sums to the same chain of FMAs where measured)."""
-    Y, indices, data, A = _problem(k, 3 * ENTRIES, np.float32)
+    Y, indices, data, A = _problem(k, 3 * MOST, np.float32)
     tiles, loops = A.copy(), A.copy()
-    _add(indices, data, 0, 3 * ENTRIES, Y, tiles, np.float32(1))
-    _loops(indices, data, 0, 3 * ENTRIES, Y, loops, np.float32(1))
+    _add(indices, data, 0, 3 * MOST, Y, tiles, np.float32(1))
+    _loops(indices, data, 0, 3 * MOST, Y, loops, np.float32(1))
     np.testing.assert_allclose(np.tril(tiles), np.tril(loops), rtol=1e-5, atol=1e-3)
 
 
@@ -74,10 +76,12 @@ def test_float64_runs_the_loops_exactly():
 
 def test_scratch_is_padded_to_whole_tiles():
     """The same shapes whatever the switch says (only the dispatch reads it)."""
-    assert _scratch_shapes(64, np.zeros((1, 1), np.float32)) == ((ENTRIES, 64),) * 2 + ((0, 0),)
+    f32 = np.zeros((1, 1), np.float32)
+    assert _scratch_shapes(64, f32) == ((MOST, 64),) * 2 + ((0, 0),)
     padded = -(-50 // COLS) * COLS
-    shapes = _scratch_shapes(50, np.zeros((1, 1), np.float32))
-    assert shapes == ((ENTRIES, padded),) * 2 + ((padded, padded),)
+    assert _scratch_shapes(50, f32) == ((MOST, padded),) * 2 + ((padded, padded),)
+    assert _scratch_shapes(256, f32)[0] == (CHUNK_FLOATS // 256, 256)  # chunks of ~16 KiB
+    assert _scratch_shapes(4096, f32)[0] == (8, 4096)
 
 
 def test_rows_of_a_cholesky_sweep_match_numpy_solves():

@@ -3,12 +3,13 @@
 Cholesky (both objectives) and iALS++'s block step spend their time adding, for each stored
 entry of a row, w_i y_i y_i^T to the row's k x k matrix (lower triangle). The loops
 (``outer_products_loops``) add four entries per pass over the matrix and are bound by loading
-and storing it (~10-15 GFMA/s per core). Here the row's entries are taken ENTRIES at a time and
-packed (``pack``: the rows y_i and w_i y_i, contiguous), then ``outer_tile`` keeps a ROWS x COLS
-block of the matrix in vector registers through the chunk: per entry ROWS broadcasts, two
-vector loads and eight fused multiply-adds, the block loaded and stored once per chunk. 4 x 16
-floats in 256-bit vectors (8 accumulators) keeps both FMA units of an AVX2 core busy
-(25-30 GFMA/s per core on Zen 3, 1.5-2.5x the loops: benchmarks/RESULTS.md).
+and storing it (~10-15 GFMA/s per core). Here a row's entries are taken a chunk at a time
+(about CHUNK_FLOATS / k of them, 8 to 64: what measured fastest) and packed (``pack``: the
+rows y_i and w_i y_i, contiguous); ``outer_tile`` then keeps a ROWS x COLS block of the
+matrix in vector registers through the chunk: per entry ROWS broadcasts, two vector loads
+and eight fused multiply-adds, the block loaded and stored once per chunk. 4 x 16 floats in
+256-bit vectors (8 accumulators) keeps both FMA units of an AVX2 core busy: 24-33 GFMA/s per
+core on Zen 3 for k = 48..512, 1.5-2.5x the loops (benchmarks/RESULTS.md).
 
 The tiles cover the lower triangle by whole blocks, so a diagonal block also writes the upper
 triangle just above its diagonal (zeroed first; the factorisation never reads it). Where k
@@ -35,7 +36,7 @@ from .switch import ENABLED, FLOAT32, ir_kernel, require, suits
 ROWS = 4  # rows of the matrix per tile
 WIDTH = 8  # float32 lanes of a 256-bit vector
 COLS = 2 * WIDTH  # columns of the matrix per tile
-ENTRIES = 32  # entries per chunk: a column panel of the chunk stays in L1
+CHUNK_FLOATS = 4096  # entries per chunk x padded k: 16 KiB per packed buffer (measured best)
 MIN_ENTRIES = 4  # shorter rows: the loops (packing and the tiles' set-up cost more)
 
 
@@ -47,9 +48,10 @@ def outer_scratch(k, like):
     empty). Small; allocated also where the loops run (float64, the switch off)."""
     padded = -(-k // COLS) * COLS
     side = padded if padded != k else 0
+    entries = min(64, max(8, CHUNK_FLOATS // padded))
     dtype = like.dtype
-    W = np.zeros((ENTRIES, padded), dtype)
-    return W, np.zeros((ENTRIES, padded), dtype), np.zeros((side, side), dtype)
+    W = np.zeros((entries, padded), dtype)
+    return W, np.zeros((entries, padded), dtype), np.zeros((side, side), dtype)
 
 
 def _applies(*arrays):
@@ -129,8 +131,9 @@ def _tiles(indices, data, start, end, Y, T, offset, W, G):
         for a in range(q * COLS, (q + 1) * COLS):
             for m in range(a + 1, (q + 1) * COLS):
                 T[a, m] = 0
-    for idx in range(start, end, ENTRIES):
-        n = min(ENTRIES, end - idx)
+    entries = W.shape[0]
+    for idx in range(start, end, entries):
+        n = min(entries, end - idx)
         pack(indices, data, idx, n, Y, offset, W, G)
         for q in range(size // COLS):  # G's column panel q stays in L1 for all its tiles
             for p in range(q * COLS // ROWS, size // ROWS):
