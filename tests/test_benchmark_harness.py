@@ -288,3 +288,24 @@ def test_ials_woodbury_script_compares_both_paths():
     (header, _, row), *_ = tables(done.stdout)
     assert row[0] == "16" and row[header.index("plain / Woodbury")].endswith("x**")
     assert float(row[header.index("max abs diff")]) < 1e-3
+
+
+def test_outer_products_script_times_both_kernels():
+    """``scripts/outer_products.py`` on a tiny input: loops and tiles for each thread count,
+    the ratio on the tiles' rows."""
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "outer_products.py"), "--factors", "16", "24",
+         "--rows", "8", "--per-row", "40", "--items", "100"],
+        check=True, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    (header, _, *rows), *_ = tables(done.stdout)
+    assert [(r[0], r[1], r[2]) for r in rows] == [
+        (k, kernel, threads)
+        for k in ("16", "24")
+        for threads in ("1", "2")
+        for kernel in ("loops", "tiles")
+    ]
+    assert all(float(r[header.index("GFMA/s")]) > 0 for r in rows)
+    assert all(r[-1].endswith("x**") for r in rows if r[1] == "tiles")

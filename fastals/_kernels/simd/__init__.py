@@ -28,6 +28,10 @@ Numba compiles to the IR or to loops:
 4. export the stub here; tests: IR and loops against each other (as ``tests/test_masks.py``),
    and a call in ``tests/test_simd.py``'s ``answers`` (the switched-off run compares them).
 
+A Numba pitfall met on the way (0.68): in a function that calls an inlined overload, arrays
+taken from a tuple argument by unpacking (``status, loss = out``) lost their writes; index the
+tuple instead (``status = out[0]``), as ``cholesky._solve_row`` does. Its test caught it.
+
 That is the *replacement* kind (``masks.mask_above``). The *partial* kind does what suits
 the IR and returns how much, the caller's loops doing the rest (``tile.score_tiles``,
 ``gathered.span``). Two LLVM intrinsics stay outside, on whatever the switch says: the
