@@ -154,6 +154,7 @@ def parallel_for(kernel, n_tasks: int, *args, grain: int = 1, per_thread: int = 
     errors = []
     helpers = threads - 1
     done = threading.Semaphore(0)
+    caller_done = threading.Event()
 
     def work():
         while not errors:
@@ -172,6 +173,10 @@ def parallel_for(kernel, n_tasks: int, *args, grain: int = 1, per_thread: int = 
             work()
         finally:
             done.release()
+        # A helper out of ranges sleeps until the caller is out of them too, instead of
+        # polling for its next job meanwhile: a caller descheduled in its last range (a busy
+        # neighbour on its core) can then be moved to this core at once.
+        caller_done.wait()
 
     for worker in _pool(helpers):
         worker.jobs.put(job)
@@ -179,6 +184,7 @@ def parallel_for(kernel, n_tasks: int, *args, grain: int = 1, per_thread: int = 
     try:
         work()
     finally:
+        caller_done.set()
         for _ in range(helpers):  # every range is finished before the arrays are freed
             done.acquire()
     if errors:

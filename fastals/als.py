@@ -126,9 +126,9 @@ class AlternatingLeastSquares(FactorizationModel):
 
         def step(iteration):
             X, Y = self.user_factors, self.item_factors
-            solvers.half_sweep(users, X, Y, **run)
+            _, XtX = solvers.half_sweep(users, X, Y, **run, next_gram=True)
             # the loss is taken in the item sweep, at the new item factors
-            numerator = solvers.half_sweep(items, Y, X, **run, with_loss=loss_wanted)
+            numerator = solvers.half_sweep(items, Y, X, **run, with_loss=loss_wanted, YtY=XtX)
             if not loss_wanted:
                 return None
             return solvers.finish_loss(numerator, items, X, self.regularization)

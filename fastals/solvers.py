@@ -3,7 +3,7 @@
 import numpy as np
 
 from . import reference
-from ._kernels.cg import cg_sweep
+from ._kernels.cg import cg_gram_blocks, cg_sweep
 from ._kernels.cholesky import cholesky_sweep
 from ._kernels.gram import gram_blocks, sum_blocks
 from ._kernels.layout import confidence_stats, split_runs, transpose_split
@@ -89,12 +89,16 @@ def gram(Y):
     the blocks' Gram matrices are computed in parallel and summed in block order.
     """
     Y = np.ascontiguousarray(Y)
-    n, k = Y.shape
-    n_blocks = max(1, min(GRAM_MAX_BLOCKS, (n + 255) // 256))
-    size = -(-n // n_blocks)
-    partial = np.empty((n_blocks, k, k), Y.dtype)
+    n_blocks, size = gram_partition(Y.shape[0])
+    partial = np.empty((n_blocks, Y.shape[1], Y.shape[1]), Y.dtype)
     parallel_for(gram_blocks, n_blocks, Y, size, partial)
     return sum_blocks(partial)
+
+
+def gram_partition(n):
+    """(blocks, rows per block) of ``gram`` for n rows: fixed by n alone."""
+    n_blocks = max(1, min(GRAM_MAX_BLOCKS, (n + 63) // 64))
+    return n_blocks, -(-n // n_blocks)
 
 
 def rounded_regularization(regularization, solver, dtype):
@@ -132,6 +136,7 @@ def half_sweep(
     with_loss=False,
     YtY=None,
     low_rank=None,
+    next_gram=False,
 ):
     """Update every row of ``X`` in place against fixed ``Y``.
 
@@ -140,23 +145,40 @@ def half_sweep(
     ``with_loss`` returns sum_u [x_u^T A0 x_u + stored terms] (``_kernels.rows.row_loss``),
     the loss numerator less lambda |Y|^2. Raises ValueError naming the first row whose
     system is not positive definite. ``low_rank`` forces ``low_rank_columns``' choice (None:
-    decided from ``M``; a block of rows takes the whole side's choice).
+    decided from ``M``; a block of rows takes the whole side's choice). With ``next_gram``
+    returns (that loss or None, X^T X of the new X): ``gram(X)`` bit for bit, for the other
+    side's half-sweep (``YtY``); CG computes it in the same parallel step as the rows.
     """
+    loss, gram_X = _half_sweep(
+        M, X, Y, regularization, solver, cg_steps, native, with_loss, YtY, low_rank, next_gram
+    )
+    return (loss, gram(X) if gram_X is None else gram_X) if next_gram else loss
+
+
+def _half_sweep(M, X, Y, regularization, solver, cg_steps, native, with_loss, YtY, low_rank,
+                next_gram):  # fmt: skip
+    """``half_sweep``: (loss or None, X^T X where CG computed it with the rows, else None)."""
     lam = rounded_regularization(regularization, solver, X.dtype)
     if not native:
         X[:] = reference.half_sweep(M.csr, X, Y, lam, solver == "cg", cg_steps)
         if with_loss:
-            return _unregularised_loss(M, X, Y) + float(lam) * _sq_norm(X)
-        return None
+            return _unregularised_loss(M, X, Y) + float(lam) * _sq_norm(X), None
+        return None, None
     A0 = shared_system(Y, lam, YtY)
     loss = np.zeros(X.shape[0]) if with_loss else NO_LOSS
     rows = (M.indptr, M.unit_run, M.weighted_run)
+    gram_X = None
     if solver == "cg":
         k = X.shape[1]
         block_rows = max(256, L2_BUDGET // (k * X.dtype.itemsize))
-        parallel_for(
-            cg_sweep, X.shape[0], rows, block_rows, X, Y, A0, cg_steps, loss, grain=CG_GRAIN
-        )
+        sweep = (rows, block_rows, X, Y, A0, cg_steps, loss)
+        if next_gram:
+            n_blocks, size = gram_partition(X.shape[0])
+            partial = np.empty((n_blocks, k, k), X.dtype)
+            parallel_for(cg_gram_blocks, n_blocks, size, sweep, partial)
+            gram_X = sum_blocks(partial)
+        else:
+            parallel_for(cg_sweep, X.shape[0], *sweep, grain=CG_GRAIN)
     else:
         status = np.zeros(X.shape[0], dtype=np.int32)
         Z, max_rank = low_rank_columns(M, Y, A0, low_rank)
@@ -171,7 +193,7 @@ def half_sweep(
                 f"Cholesky failed on row {row} (pivot {status[row]} not positive; "
                 f"{failed.size} rows failed). Try increasing the regularization parameter."
             )
-    return float(loss.sum()) if with_loss else None
+    return (float(loss.sum()) if with_loss else None), gram_X
 
 
 def low_rank_columns(M, Y, A0, low_rank=None):

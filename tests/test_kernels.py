@@ -166,6 +166,27 @@ def test_thread_count_does_not_change_results(solver):
     assert np.array_equal(a, b) and np.array_equal(ga, gb) and la == lb
 
 
+@pytest.mark.parametrize("solver", ["cg", "cholesky"])
+@pytest.mark.parametrize("n_rows", [40, 700, 5000])
+def test_next_gram_is_gram_of_the_new_rows_bit_for_bit(solver, n_rows):
+    """``half_sweep(next_gram=True)``: the same rows, and X^T X equal to ``gram`` of them (CG
+    computes it block by block with its rows; the fit passes it on as the next side's YtY,
+    and ``fastals.distributed`` calls ``gram``: both must agree to the bit)."""
+    Cui, X, Y = random_problem(4, n_rows, 300, 24, 0.05, np.float32)
+    M = solvers.SweepMatrix(Cui)
+    for threads in (1, 2, 3):
+        with thread_scope(threads):
+            plain, fused = X.copy(), X.copy()
+            solvers.half_sweep(M, plain, Y, 0.1, solver=solver)
+            loss, XtX = solvers.half_sweep(M, fused, Y, 0.1, solver=solver, next_gram=True)
+        assert loss is None
+        assert np.array_equal(fused, plain)
+        assert np.array_equal(XtX, gram(plain))
+    with thread_scope(2):
+        numerator, XtX = solvers.half_sweep(M, X, Y, 0.1, with_loss=True, next_gram=True)
+    assert np.isfinite(numerator) and np.array_equal(XtX, gram(X))
+
+
 def assert_runs(M, Cui):
     """Each row of M holds exactly Cui's row: the c == 1 entries' ids in the unit run,
     |c| != 1 entries in the weighted run (and c == -1 entries in neither)."""

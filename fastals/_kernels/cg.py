@@ -15,6 +15,7 @@ and a weighted run: see ``rows``).
 import numpy as np
 
 from ._jit import jit
+from .gram import gram_blocks
 from .linalg import axpy, dot, symv
 from .rows import row_loss, unit_sums, weighted_pass
 
@@ -100,3 +101,17 @@ def cg_sweep(u0, u1, rows, block_rows, X, Y, A0, cg_steps, loss_out):
             loss_out[u] = row_loss(
                 w_indices, w_data, w_start[u], w_end[u], n_unit, Y, A0, x, b_unit, scratch[0]
             )
+
+
+@jit()
+def cg_gram_blocks(b0, b1, size, sweep, partial):
+    """``cg_sweep`` on the rows of Gram blocks b0..b1-1 (block b: rows b * size..), then each
+    block's Gram matrix of its new rows into ``partial[b]`` (``gram.gram_blocks``), for
+    ``solvers.gram``'s blocks: the next half-sweep's Y^T Y comes without a parallel step of
+    its own. ``sweep`` = cg_sweep's arguments after (u0, u1). A row's result does not depend
+    on the range it is solved in, so this is cg_sweep's answer, and the blocks are gram's.
+    """
+    rows, block_rows, X, Y, A0, cg_steps, loss_out = sweep
+    u1 = min(X.shape[0], b1 * size)
+    cg_sweep(b0 * size, u1, rows, block_rows, X, Y, A0, cg_steps, loss_out)
+    gram_blocks(b0, b1, X, size, partial)
