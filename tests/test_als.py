@@ -236,3 +236,24 @@ def test_thread_sizing_does_not_wrap_at_100m_entries(monkeypatch):
     model.user_factors = model.item_factors = np.zeros((1, 64), np.float32)
     model._train(lambda iteration: None, False, None, np.int32(100_000_000))
     assert seen == [6_400_000_000]
+
+
+def test_a_callback_that_changes_the_item_factors_is_seen_by_the_next_iteration():
+    """Nothing computed from the factors (the Gram the item half-sweep could hand on) is
+    carried past a callback: one that scales the item factors in place must give what
+    fitting from those scaled factors gives."""
+    Cui = sp.random(300, 200, density=0.08, random_state=4, format="csr", dtype=np.float32)
+    Cui.data[:] = 3.0
+
+    def halve(*_):
+        model.item_factors *= 0.5
+
+    model = AlternatingLeastSquares(factors=8, iterations=2, random_state=0)
+    model.fit(Cui, show_progress=False, callback=halve)
+    stepwise = AlternatingLeastSquares(factors=8, iterations=1, random_state=0)
+    stepwise.fit(Cui, show_progress=False)
+    stepwise.item_factors *= 0.5
+    stepwise.fit(Cui, show_progress=False)  # a warm start from the halved factors
+    stepwise.item_factors *= 0.5
+    np.testing.assert_array_equal(model.user_factors, stepwise.user_factors)
+    np.testing.assert_array_equal(model.item_factors, stepwise.item_factors)
