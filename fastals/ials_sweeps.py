@@ -100,7 +100,7 @@ def gram_matrix(F, c=None):
 
 def exact_sweep(side, X, Y, G, solver, cg_steps, low_rank=False):
     """Solve every row of ``X`` against fixed ``Y`` (G: the shared Gram); in place.
-    ``low_rank`` (Cholesky): solve short rows by Woodbury (``low_rank_pays`` decides)."""
+    ``low_rank`` (Cholesky): solve short rows by Woodbury (``takes_low_rank`` decides)."""
     system = (G, side.scale, side.reg)
     if solver == "cg":
         parallel_for(ials_cg_sweep, side.n_rows, side.rows, X, Y, system, cg_steps, grain=ROW_GRAIN)
@@ -113,13 +113,13 @@ def exact_sweep(side, X, Y, G, solver, cg_steps, low_rank=False):
 
 
 def _exact_side(side, X, Y, G, model):
-    low_rank = model.solver == "cholesky" and low_rank_pays(
+    low_rank = model.solver == "cholesky" and takes_low_rank(
         np.diff(side.rows[0]), side.scale, side.reg, X.shape[1], len(Y), X.dtype
     )
     exact_sweep(side, X, Y, G, model.solver, model.cg_steps, low_rank)
 
 
-def low_rank_pays(counts, scale, reg, k, n_cols, dtype):
+def takes_low_rank(counts, scale, reg, k, n_cols, dtype):
     """Whether a Cholesky half-sweep takes the Woodbury path for its short rows (as ALS's
     ``solvers.low_rank_columns`` decides): float32 models only, every row with the same
     s_u and lambda_u (so A0 = s G + lambda I is shared: nu = 0, no popularity weights on the

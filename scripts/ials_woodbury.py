@@ -6,7 +6,7 @@ Input: ``fastals.data.power_law(users, users // 10, 10 * users)`` (200,000 users
 with every weight 1 (about ten entries per user, a hundred per item),
 iALS(regularization_exp=0, solver="cholesky"), float32, 3 epochs from the same seed, all
 cores. "plain" forces every row through its own
-factorisation (``ials_sweeps.low_rank_pays`` patched to False). Prints seconds per epoch
+factorisation (``ials_sweeps.takes_low_rank`` patched to False). Prints seconds per epoch
 (median of the callback's, then of ``--rounds``) and the largest difference of the user
 factors after the three epochs.
 """
@@ -28,11 +28,11 @@ def main():
     args = parser.parse_args()
     W = power_law(args.users, args.users // 10, 10 * args.users, seed=0)
     W.data[:] = 1
-    real = ials_sweeps.low_rank_pays
+    real = ials_sweeps.takes_low_rank
     seconds, factors = {}, {}
     for _ in range(args.rounds):
         for name in ("woodbury", "plain"):
-            ials_sweeps.low_rank_pays = real if name == "woodbury" else (lambda *a: False)
+            ials_sweeps.takes_low_rank = real if name == "woodbury" else (lambda *a: False)
             for k in args.factors:
                 params = dict(factors=k, regularization_exp=0.0, solver="cholesky")
                 iALS(**params, iterations=1).fit(W[:300], show_progress=False)  # compile
@@ -41,7 +41,7 @@ def main():
                 model.fit(W, show_progress=False, callback=lambda i, e, loss, t=times: t.append(e))
                 seconds.setdefault((k, name), []).append(statistics.median(times))
                 factors[(k, name)] = model.user_factors
-    ials_sweeps.low_rank_pays = real
+    ials_sweeps.takes_low_rank = real
     print("| factors | Woodbury s/epoch | plain s/epoch | plain / Woodbury | max abs diff |")
     print("|---|---|---|---|---|")
     for k in args.factors:

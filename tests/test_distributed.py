@@ -143,7 +143,7 @@ def test_ials_same_factors_as_fit(client, ratings, solver, blocks, popularity_ex
 
         items = np.bincount(frame["item"], minlength=shape[1])
         one = np.ones(shape[1])
-        assert ials_sweeps.low_rank_pays(items, one, one, 16, shape[0], np.float32)
+        assert ials_sweeps.takes_low_rank(items, one, one, 16, shape[0], np.float32)
     reference = fastals.iALS(**params)
     reference.fit(C, show_progress=False)
     model = fastals.iALS(**params)

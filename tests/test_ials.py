@@ -315,9 +315,9 @@ def test_woodbury_for_short_rows_with_nu_zero(monkeypatch, popularity_exp):
     k = 16
     counts = {"user": np.diff(W.indptr), "item": np.bincount(W.indices, minlength=200)}
     one = np.ones(300, np.float32)
-    assert ials_sweeps.low_rank_pays(counts["user"], 0.2 * one, 0.05 * one, k, 200, np.float32)
-    assert not ials_sweeps.low_rank_pays(counts["user"], one, one, k, 200, np.float64)
-    assert not ials_sweeps.low_rank_pays(
+    assert ials_sweeps.takes_low_rank(counts["user"], 0.2 * one, 0.05 * one, k, 200, np.float32)
+    assert not ials_sweeps.takes_low_rank(counts["user"], one, one, k, 200, np.float64)
+    assert not ials_sweeps.takes_low_rank(
         counts["user"], one, np.linspace(1, 2, 300), k, 200, np.float32
     )  # lambda_u varies (nu != 0): no shared A0
     taken = []
@@ -333,7 +333,7 @@ def test_woodbury_for_short_rows_with_nu_zero(monkeypatch, popularity_exp):
     fast.fit(W, show_progress=False)
     # both half-sweeps of both iterations; items weighted by popularity: the users' only
     assert taken == ([200, 300] * 2 if popularity_exp is None else [200, 200])
-    monkeypatch.setattr(ials_sweeps, "low_rank_pays", lambda *a: False)
+    monkeypatch.setattr(ials_sweeps, "takes_low_rank", lambda *a: False)
     plain = model(**params, dtype=np.float32)
     plain.fit(W, show_progress=False)
     for F in ("user_factors", "item_factors"):

@@ -254,7 +254,7 @@ class IalsPlan:
         n_other = {"user": len(c), "item": n_users}
         self.low_rank = {  # Woodbury for short rows: the whole side's choice, as fit's
             side: model.solver == "cholesky"
-            and ials_sweeps.low_rank_pays(
+            and ials_sweeps.takes_low_rank(
                 counts[side], *rows[side], model.factors, n_other[side], dtype
             )  # fmt: skip
             for side in rows
