@@ -140,22 +140,25 @@ def _tiles(indices, data, start, end, Y, T, offset, W, G):
                 outer_tile(W, G, n, T, p, q)
 
 
-@jit()
+# Compiled once and called, not inlined into each kernel (that cost ~6 s of compile per
+# kernel): its arithmetic is single multiplies and LLVM's fma, which round the same in every
+# copy, so the rule of ``_jit`` (inline what computes) does not apply.
+@jit(inline="never")
 def tiled_outer_products(indices, data, start, end, Y, A, offset, scratch):
     """A += sum over entries start..end-1 of (|c| - offset) y_i y_i^T, lower triangle (some of
     the upper triangle is overwritten), by ``outer_tile``; ``scratch`` from ``outer_scratch``."""
     W, G, P = scratch
-    if P.shape[0] == 0:
-        _tiles(indices, data, start, end, Y, A, offset, W, G)
-        return
+    padded = P.shape[0] > 0
     k = A.shape[0]
-    for a in range(k):
-        for m in range(a + 1):
-            P[a, m] = A[a, m]
-    _tiles(indices, data, start, end, Y, P, offset, W, G)
-    for a in range(k):
-        for m in range(a + 1):
-            A[a, m] = P[a, m]
+    if padded:
+        for a in range(k):
+            for m in range(a + 1):
+                P[a, m] = A[a, m]
+    _tiles(indices, data, start, end, Y, P if padded else A, offset, W, G)
+    if padded:
+        for a in range(k):
+            for m in range(a + 1):
+                A[a, m] = P[a, m]
 
 
 @jit()
