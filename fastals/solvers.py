@@ -14,7 +14,7 @@ from ._threads import parallel_for
 
 NO_LOSS = np.empty(0, np.float64)
 NO_COLUMNS = np.empty((0, 0), np.float64)
-L2_BUDGET = 1 << 20  # bytes of Y gathered per block by rows.unit_sums (half a 2 MiB L2)
+L2_BUDGET = 1 << 18  # bytes of Y gathered per block by rows.unit_sums (half a Zen 3 L2)
 CG_GRAIN = 64  # rows per CG range at least: each range's unit sums walk every block of Y
 ROW_GRAIN = 16  # rows per range at least (they share scratch memory)
 GRAM_MAX_BLOCKS = 64  # fixed, so the summation order never depends on the thread count
