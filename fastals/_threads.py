@@ -19,6 +19,7 @@ Results never depend on the thread count or the order ranges run in: each task w
 its own outputs. BLAS is held to one thread meanwhile (threadpoolctl).
 """
 
+import heapq
 import os
 import queue
 import threading
@@ -186,6 +187,72 @@ def parallel_for(kernel, n_tasks: int, *args, grain: int = 1, per_thread: int = 
     finally:
         caller_done.set()
         for _ in range(helpers):  # every range is finished before the arrays are freed
+            done.acquire()
+    if errors:
+        raise errors[0]
+
+
+def parallel_tasks(ready, run, finish, n_tasks: int):
+    """Run ``n_tasks`` tasks with dependencies on the scope's threads, without barriers.
+
+    ``ready``: the tasks runnable at first; ``run(task)`` runs one (a nogil kernel call);
+    ``finish(task)``, called under a lock once ``run`` returned, returns the tasks it made
+    runnable. Tasks are comparable: the least runnable one runs first. Where ``parallel_for``
+    steps wait for their slowest range, here a thread descheduled in a task (a busy neighbour
+    on its core) holds back only what depends on that task; the other threads go on with the
+    rest. Returns when every task has run (the first exception is raised then).
+    """
+    heap = list(ready)
+    heapq.heapify(heap)
+    threads = current_threads()
+    if threads <= 1:
+        while heap:
+            task = heapq.heappop(heap)
+            run(task)
+            for new in finish(task):
+                heapq.heappush(heap, new)
+        return
+    state = threading.Condition()
+    left = [n_tasks]
+    errors = []
+    done = threading.Semaphore(0)
+
+    def work():
+        while True:
+            with state:
+                while not heap and left[0] and not errors:
+                    state.wait()
+                if errors or not left[0]:
+                    return
+                task = heapq.heappop(heap)
+            try:
+                run(task)
+            except BaseException as exc:
+                with state:
+                    errors.append(exc)
+                    state.notify_all()
+                return
+            with state:
+                for new in finish(task):
+                    heapq.heappush(heap, new)
+                left[0] -= 1
+                if heap or not left[0]:
+                    state.notify_all()
+
+    def job():
+        try:
+            work()
+        finally:
+            done.release()
+
+    helpers = threads - 1
+    for worker in _pool(helpers):
+        worker.jobs.put(job)
+    _signal[0] += 1
+    try:
+        work()
+    finally:
+        for _ in range(helpers):  # every task is finished before the arrays are freed
             done.acquire()
     if errors:
         raise errors[0]

@@ -6,14 +6,13 @@ for every query in parallel (candidate factors scored in chunks, per-query memor
 
 import numpy as np
 
-from ._kernels import pairs
+from ._all_pairs import all_pairs
 from ._kernels.simd import panels
 from ._kernels.topk import query_block, topk
 from ._threads import parallel_for, thread_scope
 
 TRANSPOSE_MIN_QUERIES = 32  # below this, score by dot products instead of copying Y^T
 NO_ROWS = np.empty(0, np.int64)
-STRIP_RANGES = 2  # ranges per thread in each all-pairs strip: a strip is ~1 ms of work
 
 
 def top_k(
@@ -69,38 +68,8 @@ def top_k_pairs(factors, N, *, norms=None, num_threads=0):
         return ids, scores
     YT = np.ascontiguousarray(Y.T)
     with thread_scope(num_threads, limit_blas=False, work=n * n * Y.shape[1] // 2):
-        _pairs_strips(Y, YT, panels(YT), N, norms, ids, scores)
+        all_pairs(Y, YT, panels(YT), N, norms, ids, scores)
     return ids, scores
-
-
-def _pairs_strips(Y, YT, YP, k, norms, ids, scores):
-    """``_kernels.pairs``' strips in order, each scored and offered in parallel."""
-    n = Y.shape[0]
-    dtype = scores.dtype
-    if norms.shape[0] == 0:
-        norms = np.ones(n, dtype)  # d / 1 == d exactly
-    sizes = np.zeros(n, np.int64)
-    floors = np.full(n, np.nan, dtype)  # lowered heap minimum of each full heap
-    bounds = np.full(n, np.nan, dtype)  # the first strip's k-th best per column
-    lows = np.full(n, np.nan, dtype)  # bounds, lowered
-    rows = pairs.STRIP_BYTES // (n * dtype.itemsize)
-    height = max(pairs.MIN_STRIP, min(pairs.PAIRS_STRIP, rows))
-    strip = np.empty((min(n, height), n), dtype)
-    r0 = 0
-    while r0 < n:
-        first = r0 == 0
-        r1 = min(n, r0 + height)
-        n_chunks = -(-(n - r0) // pairs.PAIRS_CHUNK)
-        parallel_for(
-            pairs.strip_columns, n_chunks, r0, r1, first, (Y, YT, YP, norms), k, strip,
-            (lows, bounds), (ids, scores, sizes, floors), per_thread=STRIP_RANGES,
-        )  # fmt: skip
-        parallel_for(
-            pairs.strip_rows, r1 - r0, r0, strip, norms, k, sizes, ids, scores, grain=8,
-            per_thread=STRIP_RANGES,
-        )  # fmt: skip
-        r0 = r1
-    parallel_for(pairs.sort_rows, n, sizes, ids, scores, grain=64)
 
 
 def _padded(factors):

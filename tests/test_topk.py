@@ -1,5 +1,7 @@
 """The top-k kernels: register-tiled scoring, implicit's heap selection, the all-pairs path."""
 
+import time
+
 import numba
 import numpy as np
 import pytest
@@ -7,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastals
+from fastals._kernels import pairs as pairs_kernels
 from fastals._kernels.pairs import PAIRS_CHUNK, PAIRS_STRIP, _kth_best_columns, _threshold
 from fastals._kernels.select import select_row
 from fastals._kernels.simd import tile
@@ -155,6 +158,41 @@ def test_pairs_do_not_depend_on_the_thread_count():
     two = top_k_pairs(Y, 10, norms=norms, num_threads=2)
     np.testing.assert_array_equal(one[0], two[0])
     np.testing.assert_array_equal(one[1], two[1])
+
+
+@pytest.mark.parametrize("slots", [1, 2, 3])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_pairs_from_strip_tasks_in_any_order_equal_top_k(monkeypatch, slots, threads):
+    """Strips of MIN_STRIP rows (many strips, buffers reused), 1-3 buffers, 1-3 threads, and
+    some tasks slowed down (a descheduled thread): other tasks run ahead as far as their
+    dependencies allow, and every heap still gets its scores in order, ties included."""
+    import fastals._all_pairs as all_pairs
+
+    Y = tied_factors(N_PAIRS, 5, np.float32, seed=11)
+    norms = np.maximum(np.linalg.norm(Y, axis=1), 1e-10).astype(np.float32)
+    ref_ids, ref_scores = top_k(Y, Y, 10, norms=norms)
+    monkeypatch.setattr(pairs_kernels, "STRIP_BYTES", 1)  # MIN_STRIP rows per strip
+    monkeypatch.setattr(all_pairs, "SLOTS", slots)
+    plain_columns, plain_rows = pairs_kernels.strip_columns, pairs_kernels.strip_rows
+    calls = []
+
+    def slow_columns(c_lo, c_hi, r0, *args):
+        calls.append(r0)
+        if (r0 // pairs_kernels.MIN_STRIP + c_lo // all_pairs.GROUP_COLUMNS) % 3 == 0:
+            time.sleep(0.001)
+        plain_columns(c_lo, c_hi, r0, *args)
+
+    def slow_rows(i0, i1, r0, *args):
+        if (r0 // pairs_kernels.MIN_STRIP) % 4 == 1:
+            time.sleep(0.001)
+        plain_rows(i0, i1, r0, *args)
+
+    monkeypatch.setattr(pairs_kernels, "strip_columns", slow_columns)
+    monkeypatch.setattr(pairs_kernels, "strip_rows", slow_rows)
+    ids, scores = top_k_pairs(Y, 10, norms=norms, num_threads=threads)
+    assert len(set(calls)) == -(-N_PAIRS // pairs_kernels.MIN_STRIP)  # every strip ran
+    np.testing.assert_array_equal(ids, ref_ids)
+    np.testing.assert_array_equal(scores, ref_scores)
 
 
 FLOATS32 = st.floats(width=32, allow_nan=False, allow_infinity=False)

@@ -31,9 +31,9 @@ from .select import SCAN_BLOCK, heap_push, heap_sort, pop_lowest
 from .simd import mask_above_fma
 from .topk import _score_block
 
-PAIRS_STRIP = 256  # rows per strip at most: fewer parallel steps (each a barrier)
+PAIRS_STRIP = 256  # rows per strip at most
 MIN_STRIP = 64  # rows per strip at least, however many columns
-STRIP_BYTES = 16 << 20  # a strip's scores (rows x n) take at most this above MIN_STRIP rows
+STRIP_BYTES = 8 << 20  # a strip's scores (rows x n) take at most this above MIN_STRIP rows
 PAIRS_CHUNK = 512  # columns per parallel task within a strip
 WARMUP_MAX_K = 32  # the network makes k passes per strip row: only for small k
 SLACK = np.float32(2.0**-20)  # relative margin of the threshold (a product rounds by 2^-24)
@@ -151,22 +151,20 @@ def _offer_strip_columns(strip, r0, r1, c0, c1, k, norms, tests, heaps):
 
 
 @jit(fastmath=EXACT_DIVISION)
-def strip_columns(ch0, ch1, r0, r1, first, candidates, k, strip, bounds, heaps):
-    """Score rows r0..r1-1 (the strip) against the column chunks ch0..ch1-1 of PAIRS_CHUNK
-    columns from r0 on, and offer the strip's rows to the heaps of the chunks' rows past the
-    strip (the transposed offers). ``candidates`` = (Y, YT, YP, norms) as in ``topk``;
-    ``bounds`` = (lows, bounds) and ``heaps`` = (ids, scores, sizes, floors) as in
+def strip_columns(c_lo, c_hi, r0, r1, first, candidates, k, strip, bounds, heaps):
+    """Score rows r0..r1-1 (the strip) against the columns c_lo..c_hi-1 (>= r0), PAIRS_CHUNK
+    at a time, and offer the strip's rows to the heaps of those columns past the strip (the
+    transposed offers). ``candidates`` = (Y, YT, YP, norms) as in ``topk``; ``bounds`` =
+    (lows, bounds) and ``heaps`` = (ids, scores, sizes, floors) as in
     ``_offer_strip_columns``. ``first``: the first strip, whose scores also give each
-    column's lower bound (``bounds``/``lows``) when k <= WARMUP_MAX_K. Chunks write only
-    their own rows' heaps: ``_threads.parallel_for`` runs them in parallel.
+    column's lower bound (``bounds``/``lows``) when k <= WARMUP_MAX_K. A call writes only its
+    own columns' heaps: calls on other columns may run at the same time.
     """
     Y, YT, YP, norms = candidates
     lows, column_bounds = bounds
     floors = heaps[3]
-    n = Y.shape[0]
-    for chunk in range(ch0, ch1):
-        c0 = r0 + chunk * PAIRS_CHUNK
-        c1 = min(n, c0 + PAIRS_CHUNK)
+    for c0 in range(c_lo, c_hi, PAIRS_CHUNK):
+        c1 = min(c_hi, c0 + PAIRS_CHUNK)
         _score_block(Y, YT, YP, r0, r1, c0, c1, PAIRS_CHUNK, strip)
         warm = first and k <= WARMUP_MAX_K and max(c0, r1) < c1
         if warm:
@@ -182,10 +180,11 @@ def strip_columns(ch0, ch1, r0, r1, first, candidates, k, strip, bounds, heaps):
 @jit(fastmath=EXACT_DIVISION)
 def strip_rows(i0, i1, r0, strip, norms, k, sizes, out_ids, out_scores):
     """Rows r0 + i0..r0 + i1-1 of the strip take its columns from r0 on (columns < r0 came
-    with earlier strips), in increasing order."""
+    with earlier strips), in increasing order; their heaps are then final, and sorted."""
     n = norms.shape[0]
     for i in range(r0 + i0, r0 + i1):
         sizes[i] = _offer_row(strip[i - r0], norms, r0, n, k, out_scores, out_ids, i, sizes[i])
+    sort_rows(r0 + i0, r0 + i1, sizes, out_ids, out_scores)
 
 
 @jit(fastmath=EXACT_DIVISION, inline="never")
