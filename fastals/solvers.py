@@ -147,12 +147,17 @@ def half_sweep(
     system is not positive definite. ``low_rank`` forces ``low_rank_columns``' choice (None:
     decided from ``M``; a block of rows takes the whole side's choice). With ``next_gram``
     returns (that loss or None, X^T X of the new X): ``gram(X)`` bit for bit, for the other
-    side's half-sweep (``YtY``); CG computes it in the same parallel step as the rows.
+    side's half-sweep (``YtY``); CG computes it in the same parallel step as the rows. The
+    reference path (``native=False``) forms its own Gram matrices and returns None for it.
     """
     loss, gram_X = _half_sweep(
         M, X, Y, regularization, solver, cg_steps, native, with_loss, YtY, low_rank, next_gram
     )
-    return (loss, gram(X) if gram_X is None else gram_X) if next_gram else loss
+    if not next_gram:
+        return loss
+    if gram_X is None and native:
+        gram_X = gram(X)
+    return loss, gram_X
 
 
 def _half_sweep(M, X, Y, regularization, solver, cg_steps, native, with_loss, YtY, low_rank,

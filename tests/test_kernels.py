@@ -185,6 +185,11 @@ def test_next_gram_is_gram_of_the_new_rows_bit_for_bit(solver, n_rows):
     with thread_scope(2):
         numerator, XtX = solvers.half_sweep(M, X, Y, 0.1, with_loss=True, next_gram=True)
     assert np.isfinite(numerator) and np.array_equal(XtX, gram(X))
+    # the reference path forms its own Gram matrices: none computed for it
+    assert solvers.half_sweep(M, X, Y, 0.1, solver=solver, native=False, next_gram=True) == (
+        None,
+        None,
+    )
 
 
 def assert_runs(M, Cui):
