@@ -153,9 +153,6 @@ def parallel_for(kernel, n_tasks: int, *args, grain: int = 1, per_thread: int = 
     starts = iter(range(0, n_tasks, size))
     lock = threading.Lock()
     errors = []
-    helpers = threads - 1
-    done = threading.Semaphore(0)
-    caller_done = threading.Event()
 
     def work():
         while not errors:
@@ -169,13 +166,24 @@ def parallel_for(kernel, n_tasks: int, *args, grain: int = 1, per_thread: int = 
                 errors.append(exc)  # the other threads stop taking ranges
                 return
 
+    _team(work, threads - 1)
+    if errors:
+        raise errors[0]
+
+
+def _team(work, helpers):
+    """``work()`` on the calling thread and on ``helpers`` pool threads at once; returns when
+    every copy has returned (so the arrays it uses outlive it)."""
+    done = threading.Semaphore(0)
+    caller_done = threading.Event()
+
     def job():
         try:
             work()
         finally:
             done.release()
-        # A helper out of ranges sleeps until the caller is out of them too, instead of
-        # polling for its next job meanwhile: a caller descheduled in its last range (a busy
+        # A helper out of work sleeps until the caller is out of it too, instead of polling
+        # for its next job meanwhile: a caller descheduled in its last range (a busy
         # neighbour on its core) can then be moved to this core at once.
         caller_done.wait()
 
@@ -186,10 +194,8 @@ def parallel_for(kernel, n_tasks: int, *args, grain: int = 1, per_thread: int = 
         work()
     finally:
         caller_done.set()
-        for _ in range(helpers):  # every range is finished before the arrays are freed
+        for _ in range(helpers):
             done.acquire()
-    if errors:
-        raise errors[0]
 
 
 def parallel_tasks(ready, run, finish, n_tasks: int):
@@ -211,20 +217,26 @@ def parallel_tasks(ready, run, finish, n_tasks: int):
             run(task)
             for new in finish(task):
                 heapq.heappush(heap, new)
+            n_tasks -= 1
+        if n_tasks:
+            raise RuntimeError(f"{n_tasks} tasks left that nothing made runnable")
         return
     state = threading.Condition()
-    left = [n_tasks]
+    left = [n_tasks, 0]  # tasks not run yet, tasks running
     errors = []
-    done = threading.Semaphore(0)
 
     def work():
         while True:
             with state:
-                while not heap and left[0] and not errors:
+                while not heap and left[0] and left[1] and not errors:
                     state.wait()
+                if not heap and left[0] and not left[1] and not errors:
+                    errors.append(RuntimeError(f"{left[0]} tasks left that nothing made runnable"))
                 if errors or not left[0]:
+                    state.notify_all()
                     return
                 task = heapq.heappop(heap)
+                left[1] += 1
             try:
                 run(task)
             except BaseException as exc:
@@ -236,23 +248,9 @@ def parallel_tasks(ready, run, finish, n_tasks: int):
                 for new in finish(task):
                     heapq.heappush(heap, new)
                 left[0] -= 1
-                if heap or not left[0]:
-                    state.notify_all()
+                left[1] -= 1
+                state.notify_all()
 
-    def job():
-        try:
-            work()
-        finally:
-            done.release()
-
-    helpers = threads - 1
-    for worker in _pool(helpers):
-        worker.jobs.put(job)
-    _signal[0] += 1
-    try:
-        work()
-    finally:
-        for _ in range(helpers):  # every task is finished before the arrays are freed
-            done.acquire()
+    _team(work, threads - 1)
     if errors:
         raise errors[0]

@@ -77,3 +77,10 @@ def test_an_exception_in_a_task_is_raised_and_nothing_hangs(threads):
     with thread_scope(threads):
         parallel_tasks(ready, run, finish, n_tasks)
     assert len(log) == n_tasks
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_tasks_that_never_become_runnable_are_an_error_not_a_hang(threads):
+    ready, run, finish, n_tasks, _ = chains(3, 4)
+    with thread_scope(threads), pytest.raises(RuntimeError, match="1 tasks left"):
+        parallel_tasks(ready, run, finish, n_tasks + 1)
