@@ -63,7 +63,7 @@ def _tiles(Q, YP, q0, q1, c_lo, c_hi, scores):
 def test_panels_hold_whole_column_panels_of_float32_only():
     YT = np.arange(5 * 100, dtype=np.float32).reshape(5, 100)
     YP = panels(YT)
-    if tile.WIDE:
+    if tile.ENABLED:
         assert YP.shape == (100 // tile.COLS * 5, tile.COLS) and YP.flags.c_contiguous
         for p in range(100 // tile.COLS):
             np.testing.assert_array_equal(
@@ -76,7 +76,7 @@ def test_panels_hold_whole_column_panels_of_float32_only():
 
 @pytest.mark.parametrize("k", [1, 5, 52])
 def test_score_tiles_equal_the_loops_bit_for_bit(k):
-    """The AVX-512 register tile adds the same products in the same order as the loops."""
+    """The register tile adds the same products in the same order as the loops."""
     rng = np.random.default_rng(k)
     Q = rng.standard_normal((40, k)).astype(np.float32)
     YT = np.ascontiguousarray(rng.standard_normal((300, k)).astype(np.float32).T)
@@ -93,10 +93,13 @@ def test_score_tiles_cover_whole_tiles_of_float32_only():
     YT = np.ones((8, 300), np.float32)
     scores = np.zeros((21, 300), np.float32)
     covered = _tiles(Q, panels(YT), 3, 24, 5, 290, scores)
-    if tile.WIDE:  # 16 of the 21 rows; columns 32..287, the whole panels inside 5..289
-        assert covered == (3 + 2 * tile.ROWS, tile.COLS, 9 * tile.COLS)
-        assert (scores[: 2 * tile.ROWS, tile.COLS : 9 * tile.COLS] == 8).all()
-        assert (scores[:, : tile.COLS] == 0).all() and (scores[2 * tile.ROWS :] == 0).all()
+    if tile.ENABLED:  # whole tiles of the 21 rows; the whole panels inside columns 5..289
+        rows = 21 // tile.ROWS * tile.ROWS
+        c_start, c_end = -(-5 // tile.COLS) * tile.COLS, 290 // tile.COLS * tile.COLS
+        assert covered == (3 + rows, c_start, c_end)
+        assert (scores[:rows, c_start:c_end] == 8).all()
+        assert (scores[:, :c_start] == 0).all() and (scores[:, c_end:] == 0).all()
+        assert (scores[rows:] == 0).all()
     else:
         assert covered == (3, 5, 5)
     as64 = [a.astype(np.float64) for a in (Q, YT, scores)]

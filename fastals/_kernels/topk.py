@@ -21,7 +21,7 @@ ITEM_CHUNK = 1024  # candidates per chunk of the loops: the block's score rows s
 def _score_block(Q, YT, YP, q0, q1, c_lo, c_hi, chunk, scores):
     """scores[q - q0, c] = Q[q] . YT[:, c] for the queries q0..q1-1 and columns c_lo..c_hi-1.
 
-    Whole tiles by ``simd.tile.score_tile`` (AVX-512 registers, float32; ``YP`` is
+    Whole tiles by ``simd.tile.score_tile`` (vector registers, float32; ``YP`` is
     ``simd.panels(YT)``), the edges (or all of it, where the tile does not apply) by
     ``_score_block_loops``: the same products added in the same order by fused
     multiply-adds (``fma`` in the loops), so the same floats either way.

@@ -6,14 +6,15 @@ through ``numba.extending.intrinsic``, which leans on Numba's and llvmlite's int
 (``cgutils``, array structs, typed or opaque pointers: ``ir``); pyproject.toml declares the
 versions they are tested on.
 
-- ``tile``: the 8 x 32 register tile of the scoring product (serving, ``topk``).
+- ``tile``: the register tile of the scoring product (serving, ``topk``): 8 x 32 with AVX-512,
+  6 x 16 in 256-bit vectors elsewhere.
 - ``masks``: 64 comparisons into one bit mask (selection: ``select``, ``pairs``).
 - ``gathered``: eight gathered rows of Y at once (the CG weighted pass, ``rows``).
 - ``outer``: 4 x 16 register tiles of a row's weighted outer products (Cholesky, iALS++).
 
 **The switch.** ``FASTALS_SIMD=0`` turns every one of them off (``switch``): each kernel
 compiles to its plain loops, which are also what runs where the IR does not apply (float64,
-non-contiguous arrays, no AVX-512 for ``tile`` and ``gathered``). ``FASTALS_SIMD=force`` runs
+non-contiguous arrays, no AVX-512 for ``gathered``). ``FASTALS_SIMD=force`` runs
 the 512-bit kernels on a CPU without AVX-512 too (to test them there). Read at import; give
 each setting its own ``NUMBA_CACHE_DIR``, as Numba's cache does not know it.
 

@@ -6,8 +6,11 @@
     out[j + r, c:c + COLS] = sum over f of Q[q + r, f] * YT[f, c:c + COLS]
 
 the ``ROWS x COLS`` block of scores kept in vector registers through all the factors: per
-factor, COLS / 16 vector loads of Y^T, ROWS broadcasts of ``Q`` and ROWS * COLS / 16
-fused multiply-adds; the scores are written once at the end. Y^T comes as ``panels(YT)``:
+factor, COLS / TILE_LANES vector loads of Y^T, ROWS broadcasts of ``Q`` and
+ROWS * COLS / TILE_LANES fused multiply-adds; the scores are written once at the end. With
+AVX-512 (``WIDE``) the tile is 8 x 32 (16 accumulators of 16 lanes, of 32 registers); elsewhere
+6 x 16 in 256-bit vectors (12 accumulators of 8 lanes, of 16 registers: the shape of BLIS's
+Haswell kernel). Y^T comes as ``panels(YT)``:
 each COLS-column panel's f rows contiguous (4 * COLS * f bytes), which the tile reads in one
 stream instead of f rows 4 * n_c bytes apart. The sums run over the factors in order (the
 first a product, then one multiply-add per factor), as the loop in
@@ -17,12 +20,12 @@ Why IR: Numba compiles the loop nest above with LLVM's auto-vectoriser, which on
 machine's CPUs prefers 256-bit vectors and does not keep a block of scores in registers
 across the factor loop, so every few factors it reloads and stores the scores: that loop
 is bound by cache traffic, not by the FMA units. An ``<16 x float>`` in IR is one AVX-512
-register, and the two 512-bit FMA units do twice the 256-bit work per cycle. What each
-step gained: benchmarks/RESULTS.md, "Adopted levers".
+register, and the two 512-bit FMA units do twice the 256-bit work per cycle; an ``<8 x
+float>`` one AVX2 register. What each step gained: benchmarks/RESULTS.md, "Adopted levers".
 
 Partial kind (see ``simd``): ``score_tiles`` does the whole tiles inside a block and says
-which; ``topk`` runs its loops on the rest, and on all of it where ``WIDE`` is False (no
-AVX-512, or ``FASTALS_SIMD=0``) or the arrays do not suit.
+which; ``topk`` runs its loops on the rest, and on all of it with ``FASTALS_SIMD=0`` or where
+the arrays do not suit.
 """
 
 import numpy as np
@@ -32,18 +35,20 @@ from numba.core import cgutils
 from numba.extending import overload
 
 from .ir import element_pointer, fma_function, load, splat, store
-from .switch import LANES, WIDE, ir_kernel, require, suits
+from .switch import ENABLED, LANES, WIDE, ir_kernel, require, suits
 
-ROWS = 8  # queries of a tile
-COLS = 2 * LANES  # candidates of a tile: 16 accumulators of 32 registers
+if WIDE:  # AVX-512 (or FASTALS_SIMD=force)
+    ROWS, COLS, TILE_LANES = 8, 2 * LANES, LANES  # queries, candidates, lanes of a vector
+else:
+    ROWS, COLS, TILE_LANES = 6, 16, 8
 
 
 def panels(YT):
     """``YT`` (f, n_c) as its whole COLS-column panels: (n_c // COLS * f, COLS), panel p's
     rows at p * f.. (f, COLS) = YT[:, p * COLS:(p + 1) * COLS]. Empty (0, COLS) where
-    ``score_tile`` does not apply (not float32, or no AVX-512): the loops do it all."""
+    ``score_tile`` does not apply (not float32, or FASTALS_SIMD=0): the loops do it all."""
     n_factors, n_c = YT.shape
-    if not WIDE or YT.dtype != np.float32:
+    if not ENABLED or YT.dtype != np.float32:
         return np.empty((0, COLS), YT.dtype)
     n_panels = n_c // COLS
     blocks = YT[:, : n_panels * COLS].reshape(n_factors, n_panels, COLS).transpose(1, 0, 2)
@@ -64,17 +69,18 @@ def score_tile(typingctx, Q, YP, out, q, j, c):
         q_type, yp_type, out_type = signature.args[:3]
         Q_, YP_, out_, q_, j_, c_ = args
         intp = context.get_value_type(types.intp)
-        vector = ir.VectorType(ir.FloatType(), LANES)
+        vector = ir.VectorType(ir.FloatType(), TILE_LANES)
         fma = fma_function(builder, vector)
         queries = context.make_array(q_type)(context, builder, Q_)
         n_factors = cgutils.unpack_tuple(builder, queries.shape, 2)[1]
         rows = [builder.add(q_, ir.Constant(intp, r)) for r in range(ROWS)]
-        cols = [builder.add(c_, ir.Constant(intp, v * LANES)) for v in range(COLS // LANES)]
-        lanes = [ir.Constant(intp, v * LANES) for v in range(COLS // LANES)]
+        lanes = [ir.Constant(intp, v * TILE_LANES) for v in range(COLS // TILE_LANES)]
+        cols = [builder.add(c_, lane) for lane in lanes]
         panel = builder.mul(builder.sdiv(c_, ir.Constant(intp, COLS)), n_factors)
 
         def terms(f):
-            """Q[q + r, f] as vectors, r < ROWS; YT[f, c:c + COLS] as COLS / LANES vectors."""
+            """Q[q + r, f] as vectors, r < ROWS; YT[f, c:c + COLS] as COLS / TILE_LANES
+            vectors."""
             panel_row = builder.add(panel, f)
             qs = [
                 splat(
@@ -135,7 +141,7 @@ def score_tiles(Q, YP, q0, q1, c_lo, c_hi, scores):
 
 @overload(score_tiles, jit_options={"cache": True})
 def _score_tiles(Q, YP, q0, q1, c_lo, c_hi, scores):
-    if not (WIDE and suits((Q, YP, scores), 2)):
+    if not (ENABLED and suits((Q, YP, scores), 2)):
         return lambda Q, YP, q0, q1, c_lo, c_hi, scores: (q0, c_lo, c_lo)
 
     def tiles(Q, YP, q0, q1, c_lo, c_hi, scores):
