@@ -114,6 +114,24 @@ def test_gram_matches_numpy(seed, n, k):
     assert np.array_equal(G, G.T)
 
 
+@pytest.mark.parametrize("n", [1, 3, 64, 65, 5000])
+@pytest.mark.parametrize("k", [1, 16, 50, 64])
+def test_float32_gram_from_the_outer_product_tiles(n, k):
+    """float32 Grams go through ``simd.add_outer_products`` (register tiles, k padded where
+    not a multiple of 16): against float64 NumPy, exactly symmetric, the same bits on 1-3
+    threads."""
+    Y = np.random.default_rng(n * k).standard_normal((n, k)).astype(np.float32)
+    exact = Y.astype(np.float64).T @ Y.astype(np.float64)
+    got = {}
+    for threads in (1, 2, 3):
+        with thread_scope(threads):
+            got[threads] = gram(Y)
+    G = got[1]
+    assert G.dtype == np.float32 and np.array_equal(G, G.T)
+    np.testing.assert_allclose(G, exact, rtol=1e-4, atol=1e-4 * np.sqrt(n))
+    assert np.array_equal(got[2], G) and np.array_equal(got[3], G)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @settings(max_examples=30, deadline=None)
 @given(problem=problems)
