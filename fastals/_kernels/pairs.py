@@ -152,19 +152,20 @@ def _offer_strip_columns(strip, r0, r1, c0, c1, k, norms, tests, heaps):
 
 @jit(fastmath=EXACT_DIVISION)
 def strip_columns(c_lo, c_hi, r0, r1, first, candidates, k, strip, bounds, heaps):
-    """Score rows r0..r1-1 (the strip) against the columns c_lo..c_hi-1 (>= r0), PAIRS_CHUNK
-    at a time, and offer the strip's rows to the heaps of those columns past the strip (the
-    transposed offers). ``candidates`` = (Y, YT, YP, norms) as in ``topk``; ``bounds`` =
-    (lows, bounds) and ``heaps`` = (ids, scores, sizes, floors) as in
-    ``_offer_strip_columns``. ``first``: the first strip, whose scores also give each
+    """Score rows r0..r1-1 (the strip) against the columns c_lo..c_hi-1 (>= r0) in chunks on
+    the PAIRS_CHUNK grid (whole panels for the tile), and offer the strip's rows to the heaps
+    of those columns past the strip (the transposed offers). ``candidates`` = (Y, YT, YP,
+    norms) as in ``topk``; ``bounds`` = (lows, bounds) and ``heaps`` = (ids, scores, sizes,
+    floors) as in ``_offer_strip_columns``. ``first``: the first strip, whose scores also give each
     column's lower bound (``bounds``/``lows``) when k <= WARMUP_MAX_K. A call writes only its
     own columns' heaps: calls on other columns may run at the same time.
     """
     Y, YT, YP, norms = candidates
     lows, column_bounds = bounds
     floors = heaps[3]
-    for c0 in range(c_lo, c_hi, PAIRS_CHUNK):
-        c1 = min(c_hi, c0 + PAIRS_CHUNK)
+    c0 = c_lo
+    while c0 < c_hi:
+        c1 = min(c_hi, (c0 // PAIRS_CHUNK + 1) * PAIRS_CHUNK)  # chunks on the global grid
         _score_block(Y, YT, YP, r0, r1, c0, c1, PAIRS_CHUNK, strip)
         warm = first and k <= WARMUP_MAX_K and max(c0, r1) < c1
         if warm:
@@ -175,6 +176,7 @@ def strip_columns(c_lo, c_hi, r0, r1, first, candidates, k, strip, bounds, heaps
         else:
             tests = (floors, floors)
         _offer_strip_columns(strip, r0, r1, c0, c1, k, norms, tests, heaps)
+        c0 = c1
 
 
 @jit(fastmath=EXACT_DIVISION)
